@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WagtailCoachingConfig(AppConfig):
+    name = "wagtail_coaching"
+    label = "wagtail_coaching"
+    verbose_name = _("Coaching")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Signal receivers (program sync on publish).
+        # Actors are declared here, after the host's broker is configured (django_dramatiq
+        # must come before this app in INSTALLED_APPS), never at models import time.
+        from . import (
+            signal_handlers,  # noqa: F401
+            tasks,  # noqa: F401
+        )

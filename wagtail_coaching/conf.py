@@ -1,0 +1,59 @@
+"""Settings for wagtail-coaching.
+
+One dictionary setting, ``WAGTAIL_COACHING``, merged over :data:`DEFAULTS`. Values are read
+on every access, so ``override_settings`` works in tests.
+"""
+
+from django.conf import settings as django_settings
+
+DEFAULTS = {
+    # Names of the Django groups that give a user a coaching role.
+    "ROLE_GROUPS": {
+        "admin": "Coaching admins",
+        "coach": "Coaches",
+        "sales_manager": "Sales managers",
+        "hr_partner": "HR partners",
+    },
+    # Time zone used to turn calendar dates (e.g. "unlock on 1 March") into instants, and
+    # shown to clients who have not chosen one. None means settings.TIME_ZONE.
+    "TIME_ZONE": None,
+    # Rows handled per batch by bulk jobs (time-based unlocks, program sync).
+    "BATCH_SIZE": 1000,
+    # Cron schedule (UTC) of the time-based unlock job and of the outbox sweeper.
+    "UNLOCK_SCHEDULE": "* * * * *",
+    "SWEEP_SCHEDULE": "*/5 * * * *",
+    # Outbox: how many times a notification is attempted, and how long the sweeper waits
+    # before it retries one that is still unsent.
+    "NOTIFICATION_MAX_ATTEMPTS": 5,
+    "NOTIFICATION_RETRY_AFTER_SECONDS": 300,
+    # Sender address of coaching emails; None means settings.DEFAULT_FROM_EMAIL.
+    "FROM_EMAIL": None,
+    # Absolute base URL used in emails, e.g. "https://coaching.example.com".
+    "BASE_URL": "http://127.0.0.1:8000",
+    # How many recent journey events the client dashboard lists.
+    "DASHBOARD_RECENT_EVENTS": 8,
+}
+
+
+class CoachingSettings:
+    """Attribute access to the merged setting: ``coaching_settings.BATCH_SIZE``."""
+
+    def __getattr__(self, name):
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown wagtail-coaching setting: {name}")
+        user = getattr(django_settings, "WAGTAIL_COACHING", {}) or {}
+        value = user.get(name, DEFAULTS[name])
+        if isinstance(DEFAULTS[name], dict) and name in user:
+            value = {**DEFAULTS[name], **user[name]}
+        return value
+
+    @property
+    def time_zone_name(self):
+        return self.TIME_ZONE or django_settings.TIME_ZONE
+
+    @property
+    def from_email(self):
+        return self.FROM_EMAIL or django_settings.DEFAULT_FROM_EMAIL
+
+
+coaching_settings = CoachingSettings()

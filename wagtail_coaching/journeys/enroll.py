@@ -1,0 +1,140 @@
+"""Enrolling clients: the only way into an engagement."""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import (
+    OPEN_STATUSES,
+    ActivityState,
+    ClientActivity,
+    EngagementPage,
+    Enrollment,
+    EnrollmentSource,
+    EnrollmentStatus,
+    EventKind,
+    JourneyEvent,
+)
+from ..outbox import queue_notifications
+from . import notices
+from .engine import open_due, unlock_time
+from .errors import AlreadyEnrolled, EngagementNotAvailable
+from .program import flatten_program
+
+# Clients per insert round; with a 40-activity program that is 10,000 rows per statement.
+CLIENTS_PER_ROUND = 250
+
+
+def _live_engagement(engagement):
+    if not isinstance(engagement, EngagementPage):
+        engagement = EngagementPage.objects.filter(pk=engagement).first()
+    if engagement is None or not engagement.live:
+        raise EngagementNotAvailable(_("This engagement is not published."))
+    return engagement
+
+
+def program_rows(enrollment, specs, now, cohort_start=None):
+    """New ClientActivity rows for a program, with their initial states."""
+    rows = []
+    for spec in specs:
+        row = ClientActivity(
+            enrollment=enrollment, block_id=spec.block_id, state=ActivityState.LOCKED,
+            **spec.row_fields(),
+        )
+        row.unlock_at = unlock_time(
+            spec.unlock_rule, spec.unlock_days, spec.unlock_date, enrollment, cohort_start
+        )
+        rows.append(row)
+    open_due(rows, now, enrollment.status == EnrollmentStatus.ACTIVE)
+    return rows
+
+
+def enroll_many(
+    clients,
+    engagement,
+    *,
+    source=EnrollmentSource.ADMIN,
+    actor=None,
+    company=None,
+    cohort=None,
+    starts_at=None,
+    ends_at=None,
+    now=None,
+):
+    """Enroll several clients at once; those already enrolled are left as they are.
+
+    Returns ``(created, already_enrolled_client_ids)``. All or nothing: one transaction,
+    a constant number of statements per round of clients.
+    """
+    engagement = _live_engagement(engagement)
+    specs = flatten_program(engagement.program)
+    now = now or timezone.now()
+    starts_at = starts_at or now
+    if company is None and cohort is not None:
+        company = cohort.company
+    cohort_start = cohort.start_date if cohort is not None else None
+    client_ids = list(dict.fromkeys(getattr(c, "pk", c) for c in clients))
+
+    created = []
+    with transaction.atomic():
+        existing = set(
+            Enrollment.objects.filter(
+                engagement=engagement, client_id__in=client_ids, status__in=OPEN_STATUSES
+            ).values_list("client_id", flat=True)
+        )
+        new_ids = [cid for cid in client_ids if cid not in existing]
+        for start in range(0, len(new_ids), CLIENTS_PER_ROUND):
+            created.extend(
+                _enroll_round(
+                    new_ids[start : start + CLIENTS_PER_ROUND], engagement, specs, source,
+                    actor, company, cohort, cohort_start, starts_at, ends_at, now,
+                )
+            )
+    return created, sorted(existing)
+
+
+def _enroll_round(
+    client_ids, engagement, specs, source, actor, company, cohort, cohort_start, starts_at,
+    ends_at, now,
+):
+    enrollments = Enrollment.objects.bulk_create(
+        [
+            Enrollment(
+                client_id=cid, engagement=engagement, source=source, company=company,
+                cohort=cohort, starts_at=starts_at, ends_at=ends_at,
+                program_revision_id=engagement.live_revision_id,
+            )
+            for cid in client_ids
+        ]
+    )
+    rows = []
+    for enrollment in enrollments:
+        rows.extend(program_rows(enrollment, specs, now, cohort_start))
+    ClientActivity.objects.bulk_create(rows, batch_size=5000)
+    JourneyEvent.objects.bulk_create(
+        [
+            JourneyEvent(
+                enrollment=e, kind=EventKind.ENROLLED, actor=actor, at=now,
+                data={"source": source, "revision": engagement.live_revision_id},
+            )
+            for e in enrollments
+        ]
+    )
+    queue_notifications(notices.welcome(e, engagement) for e in enrollments)
+    return enrollments
+
+
+def enroll(client, engagement, **kwargs):
+    """Enroll one client. Raises AlreadyEnrolled if they already hold an open enrollment."""
+    try:
+        created, existing = enroll_many([client], engagement, **kwargs)
+    except IntegrityError as exc:  # a concurrent enrollment won the race
+        raise AlreadyEnrolled(_("This client is already enrolled.")) from exc
+    if existing:
+        current = Enrollment.objects.filter(
+            client_id=getattr(client, "pk", client),
+            engagement=engagement,
+            status__in=OPEN_STATUSES,
+        ).first()
+        raise AlreadyEnrolled(_("This client is already enrolled."), current)
+    return created[0]

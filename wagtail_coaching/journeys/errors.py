@@ -1,0 +1,27 @@
+"""Named errors raised by the journey services."""
+
+
+class JourneyError(Exception):
+    """Base class: the message is safe to show to the person who asked."""
+
+
+class EngagementNotAvailable(JourneyError):
+    pass
+
+
+class AlreadyEnrolled(JourneyError):
+    def __init__(self, message, enrollment=None):
+        super().__init__(message)
+        self.enrollment = enrollment
+
+
+class ActivityNotAvailable(JourneyError):
+    """The activity is locked, removed, or already finished."""
+
+
+class EnrollmentNotOpen(JourneyError):
+    pass
+
+
+class InvalidActivity(JourneyError):
+    pass

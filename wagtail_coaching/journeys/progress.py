@@ -1,0 +1,246 @@
+"""Moving through a journey: complete, skip, unlock, add an extra activity, and the
+time-based unlock job."""
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..blocks import ACTIVITY_BLOCKS, UnlockRule
+from ..conf import coaching_settings
+from ..models import (
+    DONE_STATES,
+    ActivitySource,
+    ActivityState,
+    ClientActivity,
+    Enrollment,
+    EnrollmentStatus,
+    EventKind,
+    JourneyEvent,
+)
+from ..outbox import queue_notifications
+from . import notices
+from .engine import journey_order, open_due, unlock_time
+from .errors import ActivityNotAvailable, EnrollmentNotOpen, InvalidActivity
+from .program import stage_positions
+
+
+def _locked(activity):
+    """Re-read the activity and its enrollment under a row lock."""
+    return (
+        ClientActivity.objects.select_for_update(of=("self",))
+        .select_related("enrollment", "enrollment__engagement")
+        .get(pk=activity.pk)
+    )
+
+
+def _require_active(enrollment):
+    if enrollment.status != EnrollmentStatus.ACTIVE:
+        raise EnrollmentNotOpen(_("This engagement is not active at the moment."))
+
+
+def complete_activity(activity, *, actor=None, response=None, score=None, now=None):
+    """Mark an open activity completed with the client's response and score, then open what
+    depends on it. Raises ActivityNotAvailable for a locked, removed or finished activity."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        activity = _locked(activity)
+        _require_active(activity.enrollment)
+        if activity.state != ActivityState.AVAILABLE:
+            raise ActivityNotAvailable(_("This step is not open."))
+        activity.state = ActivityState.COMPLETED
+        activity.completed_at = now
+        activity.response = response
+        activity.score = score
+        activity.save(update_fields=["state", "completed_at", "response", "score", "updated_at"])
+        data = {"score": score} if score is not None else {}
+        JourneyEvent.objects.create(
+            enrollment=activity.enrollment, activity=activity, kind=EventKind.COMPLETED,
+            actor=actor, at=now, data=data,
+        )
+        advance(activity.enrollment, actor=actor, now=now)
+    return activity
+
+
+def skip_activity(activity, *, actor=None, now=None):
+    """A coach skips a locked or open activity; what follows it may then open."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        activity = _locked(activity)
+        if activity.state not in (ActivityState.LOCKED, ActivityState.AVAILABLE):
+            raise ActivityNotAvailable(_("Only a locked or open step can be skipped."))
+        activity.state = ActivityState.SKIPPED
+        activity.save(update_fields=["state", "updated_at"])
+        JourneyEvent.objects.create(
+            enrollment=activity.enrollment, activity=activity, kind=EventKind.SKIPPED,
+            actor=actor, at=now,
+        )
+        advance(activity.enrollment, actor=actor, now=now)
+    return activity
+
+
+def unlock_activity(activity, *, actor=None, now=None):
+    """A coach opens a locked activity now, whatever its rule."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        activity = _locked(activity)
+        if activity.state != ActivityState.LOCKED:
+            raise ActivityNotAvailable(_("This step is not locked."))
+        activity.state = ActivityState.AVAILABLE
+        activity.unlocked_at = now
+        activity.save(update_fields=["state", "unlocked_at", "updated_at"])
+        enrollment = activity.enrollment
+        JourneyEvent.objects.create(
+            enrollment=enrollment, activity=activity, kind=EventKind.UNLOCKED, actor=actor,
+            at=now, data={"manual": True},
+        )
+        queue_notifications(
+            [notices.step_open(activity, enrollment.engagement.title, enrollment.client_id)]
+        )
+    return activity
+
+
+def advance(enrollment, *, actor=None, now=None):
+    """Open whatever the enrollment's rules allow now, and complete the enrollment when
+    nothing is left to do. Returns the rows opened."""
+    now = now or timezone.now()
+    rows = journey_order(enrollment.activities.all())
+    opened = open_due(rows, now, enrollment.status == EnrollmentStatus.ACTIVE)
+    if opened:
+        ClientActivity.objects.bulk_update(opened, ["state", "unlocked_at", "updated_at"])
+        JourneyEvent.objects.bulk_create(
+            JourneyEvent(enrollment=enrollment, activity=row, kind=EventKind.UNLOCKED, at=now)
+            for row in opened
+        )
+        # The client sees what opens after their own action at once; tell them only about
+        # what opens because of someone else.
+        if actor is None or actor.pk != enrollment.client_id:
+            queue_notifications(
+                notices.step_open(row, enrollment.engagement.title, enrollment.client_id)
+                for row in opened
+            )
+    remaining = [r for r in rows if r.state not in DONE_STATES + (ActivityState.REMOVED,)]
+    if rows and not remaining and enrollment.status == EnrollmentStatus.ACTIVE:
+        enrollment.status = EnrollmentStatus.COMPLETED
+        enrollment.completed_at = now
+        enrollment.save(update_fields=["status", "completed_at"])
+        JourneyEvent.objects.create(
+            enrollment=enrollment, kind=EventKind.ENROLLMENT_COMPLETED, actor=actor, at=now
+        )
+    return opened
+
+
+def add_extra_activity(
+    enrollment, kind, value, *, actor=None, stage_block_id="", unlock=None, now=None
+):
+    """Add an activity to one client's journey, at the end of a stage (or of the journey).
+
+    ``value`` is the raw value of the activity block of type ``kind``; it is validated by the
+    block itself and InvalidActivity carries the errors. The row survives every program sync.
+    """
+    now = now or timezone.now()
+    block = ACTIVITY_BLOCKS.get(kind)
+    if block is None:
+        raise InvalidActivity(_("Unknown activity type: %(kind)s") % {"kind": kind})
+    value = dict(value)
+    value.setdefault("unlock", unlock or {"rule": UnlockRule.IMMEDIATELY})
+    try:
+        cleaned = block.clean(block.to_python(value))
+    except ValidationError as exc:
+        raise InvalidActivity(_("The activity is not valid.")) from exc
+    raw = block.get_prep_value(cleaned)
+    unlock = cleaned["unlock"]
+
+    with transaction.atomic():
+        enrollment = Enrollment.objects.select_for_update().select_related(
+            "engagement", "cohort"
+        ).get(pk=enrollment.pk)
+        if not enrollment.is_open:
+            raise EnrollmentNotOpen(_("This engagement is not active at the moment."))
+        stages = stage_positions(enrollment.engagement.program)
+        if stage_block_id and stage_block_id not in stages:
+            raise InvalidActivity(_("That stage is not part of the program."))
+        stage_position = stages.get(stage_block_id, len(stages))
+        last = enrollment.activities.filter(stage_position=stage_position).aggregate(
+            m=Max("position")
+        )["m"]
+        stage_title = next(
+            (
+                r.stage_title
+                for r in enrollment.activities.filter(stage_block_id=stage_block_id)[:1]
+            ),
+            "",
+        ) if stage_block_id else ""
+        row = ClientActivity(
+            enrollment=enrollment,
+            source=ActivitySource.EXTRA,
+            block_id=f"extra-{uuid.uuid4()}",
+            kind=kind,
+            title=cleaned["title"],
+            stage_block_id=stage_block_id,
+            stage_title=stage_title,
+            stage_position=stage_position,
+            position=(last + 1) if last is not None else 0,
+            unlock_rule=unlock["rule"],
+            unlock_days=unlock.get("days"),
+            unlock_date=unlock.get("date"),
+            value=raw,
+            state=ActivityState.LOCKED,
+        )
+        row.unlock_at = unlock_time(
+            row.unlock_rule, row.unlock_days, row.unlock_date, enrollment,
+            enrollment.cohort.start_date if enrollment.cohort_id else None,
+        )
+        row.save()
+        JourneyEvent.objects.create(
+            enrollment=enrollment, activity=row, kind=EventKind.EXTRA_ADDED, actor=actor, at=now,
+            data={"kind": kind, "title": row.title},
+        )
+        advance(enrollment, actor=actor, now=now)
+    row.refresh_from_db()
+    return row
+
+
+def unlock_due_activities(now=None, batch_size=None):
+    """Open every locked activity whose time-based rule has come due, in batches.
+
+    Each batch is one transaction with a constant number of statements; rows are claimed
+    with ``SKIP LOCKED`` where the database has it, so concurrent runs share the work and a
+    second run finds nothing left. Returns the number of activities opened.
+    """
+    now = now or timezone.now()
+    batch_size = batch_size or coaching_settings.BATCH_SIZE
+    total = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                ClientActivity.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(
+                    state=ActivityState.LOCKED,
+                    unlock_at__isnull=False,
+                    unlock_at__lte=now,
+                    enrollment__status=EnrollmentStatus.ACTIVE,
+                )
+                .select_related("enrollment__engagement")
+                .order_by("unlock_at", "id")[:batch_size]
+            )
+            if not due:
+                return total
+            ClientActivity.objects.filter(
+                id__in=[r.id for r in due], state=ActivityState.LOCKED
+            ).update(state=ActivityState.AVAILABLE, unlocked_at=now, updated_at=now)
+            JourneyEvent.objects.bulk_create(
+                JourneyEvent(
+                    enrollment_id=r.enrollment_id, activity_id=r.id, kind=EventKind.UNLOCKED,
+                    at=now, data={"rule": r.unlock_rule},
+                )
+                for r in due
+            )
+            queue_notifications(
+                notices.step_open(r, r.enrollment.engagement.title, r.enrollment.client_id)
+                for r in due
+            )
+            total += len(due)

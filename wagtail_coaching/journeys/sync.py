@@ -1,0 +1,195 @@
+"""Re-sync every open enrollment of an engagement with its published program."""
+
+from collections import defaultdict
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..conf import coaching_settings
+from ..models import (
+    OPEN_STATUSES,
+    ActivitySource,
+    ActivityState,
+    ClientActivity,
+    EngagementPage,
+    Enrollment,
+    EnrollmentStatus,
+    EventKind,
+    JourneyEvent,
+)
+from ..outbox import queue_notifications
+from . import notices
+from .engine import TIME_RULES, journey_order, open_due, unlock_time
+from .program import flatten_program, stage_positions
+
+SYNCED_FIELDS = [
+    "block_id", "kind", "title", "stage_block_id", "stage_title", "stage_position", "position",
+    "unlock_rule", "unlock_days", "unlock_date", "state", "unlock_at", "unlocked_at",
+]
+RULE_FIELDS = ("unlock_rule", "unlock_days", "unlock_date")
+
+
+def sync_engagement(engagement, now=None, batch_size=None):
+    """Bring every open enrollment of ``engagement`` in line with its live program.
+
+    New activities appear (locked or open by their rule); activities removed from the
+    program disappear unless completed; renamed, re-ordered or re-ruled ones keep their
+    progress (rows are keyed by the block id, and a block moved to another stage is
+    recognised by its type and title). Extra activities are kept. Completed and cancelled
+    enrollments are history and are left as they were.
+
+    Works in batches of enrollments with a constant number of statements per batch.
+    Returns the number of enrollments that changed.
+    """
+    if not isinstance(engagement, EngagementPage):
+        engagement = EngagementPage.objects.filter(pk=engagement).first()
+    if engagement is None or not engagement.live:
+        return 0
+    now = now or timezone.now()
+    batch_size = batch_size or max(1, coaching_settings.BATCH_SIZE // 10)
+    specs = flatten_program(engagement.program)
+    stages = stage_positions(engagement.program)
+    revision_id = engagement.live_revision_id
+
+    changed = 0
+    last_id = 0
+    while True:
+        batch = list(
+            Enrollment.objects.filter(
+                engagement=engagement, status__in=OPEN_STATUSES, id__gt=last_id
+            )
+            .select_related("cohort")
+            .order_by("id")[:batch_size]
+        )
+        if not batch:
+            return changed
+        last_id = batch[-1].id
+        with transaction.atomic():
+            changed += _sync_batch(batch, engagement, specs, stages, revision_id, now)
+
+
+def _sync_batch(enrollments, engagement, specs, stages, revision_id, now):
+    rows_by_enrollment = defaultdict(list)
+    for row in ClientActivity.objects.filter(enrollment__in=enrollments):
+        rows_by_enrollment[row.enrollment_id].append(row)
+
+    to_create, to_update, events, opened_rows = [], [], [], []
+    for enrollment in enrollments:
+        new_rows, updated, summary = _plan(
+            enrollment, rows_by_enrollment[enrollment.id], specs, stages, now
+        )
+        all_rows = journey_order(rows_by_enrollment[enrollment.id] + new_rows)
+        opened = open_due(all_rows, now, enrollment.status == EnrollmentStatus.ACTIVE)
+        updated.update(id(r) for r in opened if r.pk)
+        to_create.extend(new_rows)
+        to_update.extend(r for r in rows_by_enrollment[enrollment.id] if id(r) in updated)
+        if new_rows or updated:
+            events.append(
+                JourneyEvent(
+                    enrollment=enrollment, kind=EventKind.PROGRAM_UPDATED, at=now,
+                    data={**summary, "revision": revision_id},
+                )
+            )
+        for row in opened:
+            opened_rows.append((row, enrollment))
+            events.append(
+                JourneyEvent(enrollment=enrollment, activity=row, kind=EventKind.UNLOCKED, at=now)
+            )
+    ClientActivity.objects.bulk_create(to_create, batch_size=5000)
+    ClientActivity.objects.bulk_update(to_update, SYNCED_FIELDS, batch_size=500)
+    # Rows created above now have primary keys, which the events and messages refer to.
+    JourneyEvent.objects.bulk_create(events)
+    queue_notifications(
+        notices.step_open(row, engagement.title, enrollment.client_id)
+        for row, enrollment in opened_rows
+    )
+    Enrollment.objects.filter(id__in=[e.id for e in enrollments]).update(
+        program_revision_id=revision_id
+    )
+    return sum(1 for e in events if e.kind == EventKind.PROGRAM_UPDATED)
+
+
+def _plan(enrollment, rows, specs, stages, now):
+    """Work out one enrollment's changes in memory. Returns (new rows, ids of changed rows,
+    summary)."""
+    cohort_start = enrollment.cohort.start_date if enrollment.cohort_id else None
+    program_rows = {r.block_id: r for r in rows if r.source == ActivitySource.PROGRAM}
+    wanted = {s.block_id for s in specs}
+    orphans = [
+        r for r in program_rows.values()
+        if r.block_id not in wanted and r.state != ActivityState.REMOVED
+    ]
+    orphans += [
+        r for r in program_rows.values()
+        if r.block_id not in wanted and r.state == ActivityState.REMOVED
+    ]
+    updated = set()
+    new_rows = []
+    added = removed = 0
+
+    for spec in specs:
+        row = program_rows.get(spec.block_id)
+        if row is None:
+            row = _take_moved(orphans, spec)
+            if row is not None:
+                row.block_id = spec.block_id
+                updated.add(id(row))
+        if row is None:
+            row = ClientActivity(
+                enrollment=enrollment, block_id=spec.block_id, state=ActivityState.LOCKED,
+                **spec.row_fields(),
+            )
+            row.unlock_at = unlock_time(
+                spec.unlock_rule, spec.unlock_days, spec.unlock_date, enrollment, cohort_start
+            )
+            new_rows.append(row)
+            added += 1
+            continue
+        fields = spec.row_fields()
+        rule_changed = any(getattr(row, f) != fields[f] for f in RULE_FIELDS)
+        for name, value in fields.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+                updated.add(id(row))
+        if row.state == ActivityState.REMOVED:
+            row.state = ActivityState.LOCKED
+            updated.add(id(row))
+            rule_changed = True
+        if rule_changed and row.state == ActivityState.LOCKED:
+            row.unlock_at = (
+                unlock_time(
+                    row.unlock_rule, row.unlock_days, row.unlock_date, enrollment, cohort_start
+                )
+                if row.unlock_rule in TIME_RULES
+                else None
+            )
+            updated.add(id(row))
+
+    for row in orphans:
+        if row.block_id in wanted:
+            continue  # re-used for a moved block
+        if row.state not in (ActivityState.COMPLETED, ActivityState.REMOVED):
+            row.state = ActivityState.REMOVED
+            updated.add(id(row))
+            removed += 1
+
+    for row in rows:
+        if row.source == ActivitySource.EXTRA:
+            position = stages.get(row.stage_block_id, len(stages))
+            if row.stage_position != position:
+                row.stage_position = position
+                updated.add(id(row))
+    return new_rows, updated, {"added": added, "removed": removed}
+
+
+def _take_moved(orphans, spec):
+    """An orphaned row that is evidently the same activity moved elsewhere (same type and
+    title, and only one such), or None."""
+    matches = [
+        r for r in orphans
+        if r.kind == spec.kind and r.title.strip().lower() == spec.title.strip().lower()
+    ]
+    if len(matches) != 1:
+        return None
+    orphans.remove(matches[0])
+    return matches[0]

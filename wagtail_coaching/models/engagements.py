@@ -1,0 +1,72 @@
+"""The engagement: the coaching service itself, composed as a Wagtail page."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel
+from wagtail.fields import RichTextField, StreamField
+from wagtail.models import Page
+from wagtail.search import index
+
+from ..blocks import ProgramBlock
+
+
+class EngagementPageMixin(models.Model):
+    """Fields and behaviour of an engagement, for composing onto any page base.
+
+    The program is only ever shown to enrolled clients and editors; visitors see the intro.
+    Its content is deliberately left out of the search index.
+    """
+
+    summary = models.CharField(
+        _("summary"), max_length=300, blank=True, help_text=_("One line shown in listings.")
+    )
+    intro = RichTextField(_("public introduction"), blank=True)
+    program = StreamField(ProgramBlock(), blank=True, verbose_name=_("program"))
+
+    engagement_content_panels = [
+        FieldPanel("summary"),
+        FieldPanel("intro"),
+        FieldPanel("program"),
+    ]
+    engagement_search_fields = [
+        index.SearchField("summary"),
+        index.SearchField("intro"),
+    ]
+
+    template = "wagtail_coaching/engagement_page.html"
+
+    class Meta:
+        abstract = True
+
+    def get_context(self, request, *args, **kwargs):
+        from ..journeys.queries import enrollment_outline
+
+        context = super().get_context(request, *args, **kwargs)
+        enrollment = None
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            enrollment = (
+                self.enrollments.filter(client=user).exclude(status="cancelled")
+                .order_by("-created_at")
+                .first()
+            )
+        context["enrollment"] = enrollment
+        context["outline"] = enrollment_outline(enrollment) if enrollment else None
+        # Editors previewing a draft see the program they are building; nobody else does
+        # unless enrolled (and then through their own rows, see the outline).
+        context["show_program_preview"] = bool(getattr(request, "is_preview", False))
+        return context
+
+
+class AbstractEngagementPage(EngagementPageMixin, Page):
+    content_panels = Page.content_panels + EngagementPageMixin.engagement_content_panels
+    search_fields = Page.search_fields + EngagementPageMixin.engagement_search_fields
+
+    class Meta:
+        abstract = True
+
+
+class EngagementPage(AbstractEngagementPage):
+    class Meta:
+        verbose_name = _("engagement")
+        verbose_name_plural = _("engagements")

@@ -1,0 +1,215 @@
+"""A client inside an engagement: the enrollment, its activities and its timeline."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from ..blocks.unlock import UnlockRule
+
+
+class EnrollmentStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# Statuses in which a client holds "the" enrollment of an engagement (at most one).
+OPEN_STATUSES = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
+
+
+class EnrollmentSource(models.TextChoices):
+    ADMIN = "admin", _("Added by the team")
+    OFFER = "offer", _("Offer")
+    COHORT = "cohort", _("Cohort")
+    IMPORT = "import", _("Import")
+
+
+class Enrollment(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    client = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        related_name="coaching_enrollments",
+    )
+    engagement = models.ForeignKey(
+        "wagtail_coaching.EngagementPage",
+        verbose_name=_("engagement"),
+        on_delete=models.PROTECT,
+        related_name="enrollments",
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=EnrollmentStatus.choices,
+        default=EnrollmentStatus.ACTIVE,
+    )
+    source = models.CharField(
+        _("source"), max_length=20, choices=EnrollmentSource.choices,
+        default=EnrollmentSource.ADMIN,
+    )
+    company = models.ForeignKey(
+        "wagtail_coaching.Company", verbose_name=_("company"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="enrollments",
+    )
+    cohort = models.ForeignKey(
+        "wagtail_coaching.Cohort", verbose_name=_("cohort"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="enrollments",
+    )
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("access ends"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The page revision whose program the client's rows were last synced with.
+    program_revision_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "engagement"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="coaching_one_open_enrollment_per_client",
+            )
+        ]
+        indexes = [models.Index(fields=["engagement", "status"])]
+
+    def __str__(self):
+        return f"{self.client} – {self.engagement_id}"
+
+    @property
+    def is_open(self):
+        return self.status in OPEN_STATUSES
+
+
+class ActivityState(models.TextChoices):
+    LOCKED = "locked", _("Locked")
+    AVAILABLE = "available", _("Available")
+    COMPLETED = "completed", _("Completed")
+    SKIPPED = "skipped", _("Skipped")
+    REMOVED = "removed", _("Removed")
+
+
+# States after which an "after the previous activity" rule lets the next one open.
+DONE_STATES = (ActivityState.COMPLETED, ActivityState.SKIPPED)
+
+
+class ActivitySource(models.TextChoices):
+    PROGRAM = "program", _("Program")
+    EXTRA = "extra", _("Extra for this client")
+
+
+class ClientActivity(models.Model):
+    """One activity of one client's journey.
+
+    Program rows point at the engagement's StreamField block by ``block_id`` and take their
+    content from the published page; extra rows carry their own block ``value``.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="activities",
+        verbose_name=_("enrollment"),
+    )
+    source = models.CharField(
+        max_length=10, choices=ActivitySource.choices, default=ActivitySource.PROGRAM
+    )
+    block_id = models.CharField(max_length=64)
+    kind = models.CharField(_("type"), max_length=32)
+    title = models.CharField(_("title"), max_length=255)
+    stage_block_id = models.CharField(max_length=64, blank=True)
+    stage_title = models.CharField(_("stage"), max_length=255, blank=True)
+    stage_position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0)
+    unlock_rule = models.CharField(
+        max_length=32, choices=UnlockRule.choices, default=UnlockRule.IMMEDIATELY
+    )
+    unlock_days = models.PositiveIntegerField(null=True, blank=True)
+    unlock_date = models.DateField(null=True, blank=True)
+    # Raw block value of an extra activity (program rows read the page instead).
+    value = models.JSONField(null=True, blank=True)
+
+    state = models.CharField(
+        _("state"), max_length=16, choices=ActivityState.choices, default=ActivityState.LOCKED
+    )
+    unlock_at = models.DateTimeField(_("unlocks at"), null=True, blank=True)
+    unlocked_at = models.DateTimeField(_("unlocked"), null=True, blank=True)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    response = models.JSONField(_("response"), null=True, blank=True)
+    score = models.SmallIntegerField(_("score"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("client activity")
+        verbose_name_plural = _("client activities")
+        ordering = ["stage_position", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "block_id"], name="coaching_one_row_per_block"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["unlock_at"],
+                condition=Q(state="locked", unlock_at__isnull=False),
+                name="coaching_due_unlocks",
+            ),
+            models.Index(fields=["enrollment", "stage_position", "position"]),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_open_to_client(self):
+        return self.state in (
+            ActivityState.AVAILABLE, ActivityState.COMPLETED, ActivityState.SKIPPED
+        )
+
+
+class EventKind(models.TextChoices):
+    ENROLLED = "enrolled", _("Enrolled")
+    UNLOCKED = "unlocked", _("Step opened")
+    COMPLETED = "completed", _("Step completed")
+    SKIPPED = "skipped", _("Step skipped")
+    EXTRA_ADDED = "extra_added", _("Extra activity added")
+    PROGRAM_UPDATED = "program_updated", _("Program updated")
+    ENROLLMENT_COMPLETED = "enrollment_completed", _("Engagement completed")
+    STATUS_CHANGED = "status_changed", _("Status changed")
+
+
+class JourneyEvent(models.Model):
+    """Append-only timeline of an enrollment."""
+
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="events"
+    )
+    activity = models.ForeignKey(
+        ClientActivity, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField(db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("journey event")
+        verbose_name_plural = _("journey events")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["enrollment", "-at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} @ {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("Journey events are append-only.")
+        super().save(*args, **kwargs)

@@ -1,0 +1,44 @@
+"""The outbox: every message the platform sends is a row first."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class NotificationChannel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    IN_APP = "in_app", _("In the app")
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coaching_notifications"
+    )
+    kind = models.CharField(_("kind"), max_length=64)
+    # Makes "send this once" a database fact: a second insert with the same key is ignored.
+    dedup_key = models.CharField(max_length=255, unique=True)
+    channel = models.CharField(
+        max_length=16, choices=NotificationChannel.choices, default=NotificationChannel.EMAIL
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(sent_at__isnull=True),
+                name="coaching_unsent_notifications",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} → {self.recipient_id}"

@@ -1,0 +1,1 @@
+"""Helpers for testing wagtail-coaching and sites built on it (needs the ``test`` extra)."""

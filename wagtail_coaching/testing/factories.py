@@ -1,0 +1,72 @@
+"""factory_boy factories for wagtail-coaching's models."""
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from wagtail.models import Page, Site
+
+from ..models import Cohort, Company, EngagementPage
+from . import programs
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.django.Password("password")
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Company
+
+    name = factory.Sequence(lambda n: f"Company {n}")
+
+
+def site_root():
+    site = Site.objects.filter(is_default_site=True).select_related("root_page").first()
+    if site is not None:
+        return site.root_page
+    return Page.get_first_root_node()
+
+
+def make_engagement(program=None, title="Leadership Foundations", parent=None, publish=True,
+                    **fields):
+    """Create an engagement page under the site root; publish it through a revision."""
+    parent = parent or site_root()
+    page = EngagementPage(
+        title=title,
+        summary=fields.pop("summary", "Grow as a leader"),
+        intro=fields.pop("intro", "<p>A public introduction.</p>"),
+        program=program if program is not None else programs.sized_program(2, 3),
+        **fields,
+    )
+    parent.add_child(instance=page)
+    revision = page.save_revision()
+    if publish:
+        revision.publish()
+    page.refresh_from_db()
+    return page
+
+
+def publish_program(page, program):
+    """Publish a new revision of ``page`` with ``program`` (fires page_published)."""
+    page = EngagementPage.objects.get(pk=page.pk)
+    page.program = program
+    page.save_revision().publish()
+    page.refresh_from_db()
+    return page
+
+
+class CohortFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cohort
+
+    name = factory.Sequence(lambda n: f"Cohort {n}")
+    company = factory.SubFactory(CompanyFactory)
+    start_date = factory.LazyFunction(lambda: timezone.localdate())

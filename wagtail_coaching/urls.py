@@ -1,0 +1,10 @@
+from django.urls import path
+
+from .views import client
+
+app_name = "wagtail_coaching"
+
+urlpatterns = [
+    path("", client.DashboardView.as_view(), name="dashboard"),
+    path("activity/<uuid:public_id>/", client.ActivityView.as_view(), name="activity"),
+]
