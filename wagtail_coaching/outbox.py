@@ -140,12 +140,15 @@ def unsent_due_for_retry(now=None):
     return Notification.objects.filter(
         sent_at__isnull=True,
         attempts__lt=coaching_settings.NOTIFICATION_MAX_ATTEMPTS,
-    ).filter(Q(last_attempt_at__lte=cutoff) | Q(last_attempt_at__isnull=True, created_at__lte=cutoff))
+    ).filter(
+        Q(last_attempt_at__lte=cutoff) | Q(last_attempt_at__isnull=True, created_at__lte=cutoff)
+    )
 
 
 def sweep_outbox(now=None, batch_size=None):
     """Re-enqueue unsent notifications that are due for another try. Returns how many."""
     batch_size = batch_size or coaching_settings.BATCH_SIZE
-    ids = list(unsent_due_for_retry(now).order_by("id").values_list("id", flat=True)[:batch_size * 10])
+    due = unsent_due_for_retry(now).order_by("id").values_list("id", flat=True)
+    ids = list(due[: batch_size * 10])
     enqueue_send(ids)
     return len(ids)
