@@ -22,6 +22,15 @@ ROLE_CLIENT = "client"
 CLIENT_VISIBLE_STATES = (ActivityState.AVAILABLE, ActivityState.COMPLETED, ActivityState.SKIPPED)
 
 
+def allowed(user, permission, obj=None):
+    """Whether ``user`` may do ``permission`` on ``obj``, by this module's rules alone.
+
+    Unlike ``user.has_perm`` this does not let superusers through everything: a superuser
+    is a coaching admin, and what admins may do is spelled out in the rules below.
+    """
+    return rules.has_perm(permission, user, obj)
+
+
 def roles_of(user):
     """The coaching roles a user holds, from their groups (cached on the user object)."""
     if user is None or not user.is_authenticated:

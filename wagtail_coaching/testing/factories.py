@@ -44,6 +44,7 @@ def make_engagement(program=None, title="Leadership Foundations", parent=None, p
         summary=fields.pop("summary", "Grow as a leader"),
         intro=fields.pop("intro", "<p>A public introduction.</p>"),
         program=program if program is not None else programs.sized_program(2, 3),
+        live=False,
         **fields,
     )
     parent.add_child(instance=page)

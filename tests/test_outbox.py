@@ -1,0 +1,156 @@
+"""The outbox: written with its cause, sent once after commit, retried by the sweeper."""
+
+import datetime
+
+import dramatiq
+import pytest
+from django.core import mail
+from django.db import transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from wagtail_coaching.models import Notification
+from wagtail_coaching.outbox import Message, queue_notifications, send_notification, sweep_outbox
+from wagtail_coaching.tasks import QUEUE
+from wagtail_coaching.testing.factories import UserFactory
+from wagtail_coaching.testing.jobs import drain, run_jobs
+
+
+def welcome(user, key="welcome:1"):
+    return Message(
+        recipient_id=user.pk, kind="welcome", dedup_key=key,
+        payload={"engagement_title": "Stress Reset", "dashboard_path": "/coaching/"},
+    )
+
+
+class FailingBackend:
+    """An email backend that is down."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionError("SMTP server unavailable")
+
+
+def test_a_dedup_key_is_queued_and_sent_once(client_user):
+    with run_jobs():
+        queue_notifications([welcome(client_user)])
+        queue_notifications([welcome(client_user)])
+    with run_jobs():
+        queue_notifications([welcome(client_user)])
+    assert Notification.objects.count() == 1
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [client_user.email]
+    assert message.subject == "Welcome to Stress Reset"
+    assert "/coaching/" in message.body
+    notification = Notification.objects.get()
+    assert notification.sent_at is not None
+    assert notification.attempts == 1
+
+
+def test_sending_twice_delivers_once(client_user):
+    queue_notifications([welcome(client_user)])
+    notification = Notification.objects.get()
+    assert send_notification(notification.pk) is True
+    assert send_notification(notification.pk) is False
+    assert len(mail.outbox) == 1
+
+
+def test_nothing_is_enqueued_when_the_transaction_rolls_back(
+    client_user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        with pytest.raises(RuntimeError):
+            with transaction.atomic():
+                queue_notifications([welcome(client_user)])
+                raise RuntimeError("the cause failed")
+    assert callbacks == []
+    assert Notification.objects.count() == 0
+    assert drain() == []
+
+
+def test_enqueue_waits_for_commit(client_user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        queue_notifications([welcome(client_user)])
+        # Nothing reached the broker while the transaction is open.
+        assert drain() == []
+    assert len(callbacks) == 1
+    callbacks[0]()
+    ran = drain()
+    assert [m.actor_name for m in ran] == ["send_notifications"]
+    assert len(mail.outbox) == 1
+
+
+def test_failure_is_recorded_and_the_sweeper_retries(client_user):
+    with override_settings(EMAIL_BACKEND="tests.test_outbox.FailingBackend"):
+        with run_jobs():
+            queue_notifications([welcome(client_user)])
+    notification = Notification.objects.get()
+    assert notification.sent_at is None
+    assert notification.attempts == 1
+    assert "SMTP server unavailable" in notification.last_error
+    assert mail.outbox == []
+
+    # Too soon: the sweeper leaves it alone.
+    with run_jobs():
+        assert sweep_outbox() == 0
+    later = timezone.now() + datetime.timedelta(minutes=10)
+    with run_jobs():
+        assert sweep_outbox(now=later) == 1
+    notification.refresh_from_db()
+    assert notification.sent_at is not None
+    assert notification.attempts == 2
+    assert notification.last_error == ""
+    assert len(mail.outbox) == 1
+    # Sent: the sweeper has nothing more to do.
+    assert sweep_outbox(now=later + datetime.timedelta(hours=1)) == 0
+
+
+@override_settings(WAGTAIL_COACHING={"NOTIFICATION_MAX_ATTEMPTS": 2})
+def test_attempts_are_capped(client_user):
+    with override_settings(EMAIL_BACKEND="tests.test_outbox.FailingBackend"):
+        queue_notifications([welcome(client_user)])
+        notification = Notification.objects.get()
+        send_notification(notification.pk)
+        send_notification(notification.pk)
+        assert send_notification(notification.pk) is False
+    notification.refresh_from_db()
+    assert notification.attempts == 2
+    far = timezone.now() + datetime.timedelta(days=1)
+    assert sweep_outbox(now=far) == 0
+
+
+def test_recipient_without_email_is_an_error_not_a_crash(db):
+    user = UserFactory(username="noemail", email="")
+    queue_notifications([welcome(user)])
+    notification = Notification.objects.get()
+    assert send_notification(notification.pk) is False
+    notification.refresh_from_db()
+    assert "no email" in notification.last_error
+
+
+def test_queueing_many_is_two_statements(client_user, django_assert_num_queries):
+    messages = [welcome(client_user, key=f"welcome:{i}") for i in range(50)]
+    with django_assert_num_queries(2):
+        queue_notifications(messages)
+    assert Notification.objects.count() == 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_delivers_after_commit():
+    """The whole path through the configured broker and a dramatiq worker thread."""
+    user = UserFactory(username="worker-client")
+    broker = dramatiq.get_broker()
+    worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=1)
+    worker.start()
+    try:
+        with transaction.atomic():
+            queue_notifications([welcome(user, key="welcome:worker")])
+        broker.join(QUEUE, timeout=10_000)
+        worker.join()
+    finally:
+        worker.stop()
+    assert len(mail.outbox) == 1
+    assert Notification.objects.get().sent_at is not None
