@@ -1,7 +1,9 @@
 """Test settings: the sandbox, with what makes tests fast and hermetic."""
 
+import os
+
 from sandbox.settings import *  # noqa: F401,F403
-from sandbox.settings import DATABASES
+from sandbox.settings import DATABASES, DRAMATIQ_BROKER
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -9,6 +11,12 @@ DATABASES["default"].pop("CONN_MAX_AGE", None)
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
+else:
+    # One database per test run, so two runs on one server never drop each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_coaching_{os.getpid()}"}
+if "RedisBroker" in DRAMATIQ_BROKER["BROKER"]:
+    # Likewise one set of queues per run on a shared Redis.
+    DRAMATIQ_BROKER["OPTIONS"]["namespace"] = f"coaching-test-{os.getpid()}"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
