@@ -1,7 +1,32 @@
+import ipaddress
+import socket
+
 import dramatiq
 import pytest
 
 from wagtail_coaching.testing.factories import UserFactory
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(sock, address):
+    """Tests never touch the network: only loopback (databases, Redis, local fakes)."""
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None:
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = None if host == "localhost" else host
+        if ip is not None and (isinstance(ip, str) or not ip.is_loopback):
+            raise ConnectionRefusedError(f"Tests may not connect to {host!r}")
+    return _real_connect(sock, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_network():
+    socket.socket.connect = _loopback_only
+    yield
+    socket.socket.connect = _real_connect
 
 
 @pytest.fixture(autouse=True)

@@ -20,3 +20,12 @@ def test_missing_broker_app_is_reported():
 def test_broker_app_after_ours_is_reported():
     apps = ["wagtail_coaching", "django_dramatiq"]
     assert ids(broker_warnings(apps)) == {"wagtail_coaching.W001"}
+
+
+def test_the_test_run_cannot_reach_the_network():
+    import socket
+
+    import pytest
+
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("93.184.216.34", 443), timeout=1)
