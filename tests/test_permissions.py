@@ -1,84 +1,133 @@
-"""The permission layer: each predicate agrees with the queryset that lists the same objects."""
+"""The permission matrix: predicates agree with querysets, and each role sees what it should."""
+
+import re
+from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import AnonymousUser, Group
+import rules
+from django.contrib.auth.models import AnonymousUser
+from django.test import override_settings
 
-from wagtail_coaching.conf import coaching_settings
-from wagtail_coaching.journeys import complete_activity, enroll
-from wagtail_coaching.models import ClientActivity, Enrollment
-from wagtail_coaching.permissions import PERMISSION_QUERYSETS, allowed, roles_of
-from wagtail_coaching.testing import programs
-from wagtail_coaching.testing.factories import UserFactory, make_engagement
+from wagtail_coaching.models import ClientActivity, SessionNote
+from wagtail_coaching.permissions import (
+    MATRIX,
+    allowed,
+    matrix_markdown,
+    roles_of,
+    visible,
+)
 
-MODELS = {
-    "wagtail_coaching.view_enrollment": Enrollment,
-    "wagtail_coaching.open_clientactivity": ClientActivity,
-}
+from .world import build_world
 
 
 @pytest.fixture
-def population(db):
-    program = [
-        programs.stage("One", [
-            programs.activity("lesson", "Open", rule="immediately"),
-            programs.activity("practice", "Next", rule="after_previous"),
-            programs.activity("check_in", "Manual", rule="manual"),
-        ])
-    ]
-    first = make_engagement(program=program, title="First", slug="first")
-    second = make_engagement(program=program, title="Second", slug="second")
-    clients = [UserFactory(username=f"client{i}") for i in range(3)]
-    for i, client in enumerate(clients):
-        enrollment = enroll(client, first)
-        if i == 0:
-            complete_activity(enrollment.activities.order_by("position").first(), actor=client)
-        if i < 2:
-            enroll(client, second)
-    coach = UserFactory(username="coach")
-    coach.groups.add(Group.objects.create(name=coaching_settings.ROLE_GROUPS["coach"]))
-    admin = UserFactory(username="boss", is_superuser=True, is_staff=True)
-    admin_by_group = UserFactory(username="coach-admin")
-    admin_by_group.groups.add(Group.objects.create(name=coaching_settings.ROLE_GROUPS["admin"]))
-    return [*clients, coach, admin, admin_by_group, AnonymousUser()]
+def world(db):
+    return build_world()
 
 
-@pytest.mark.parametrize("permission", sorted(PERMISSION_QUERYSETS))
-def test_predicate_and_queryset_agree(population, permission):
-    model = MODELS[permission]
+@pytest.mark.parametrize("action", sorted(MATRIX))
+def test_predicate_and_queryset_agree(world, action):
+    model = MATRIX[action].model
     objects = list(model.objects.all())
-    assert objects, "the fixture must create objects to compare"
-    for user in population:
-        listed = set(PERMISSION_QUERYSETS[permission](user).values_list("pk", flat=True))
+    assert objects, f"the world must hold {model.__name__} objects"
+    for user in [*world.users(), AnonymousUser()]:
+        listed = set(visible(user, action).values_list("pk", flat=True))
         for obj in objects:
-            assert allowed(user, permission, obj) == (obj.pk in listed), (permission, user, obj)
+            assert allowed(user, action, obj) == (obj.pk in listed), (action, user, obj)
 
 
-def test_every_permission_has_its_queryset():
-    import rules
-
-    ours = {name for name in rules.permissions.permissions if name.startswith("wagtail_coaching.")}
-    assert ours == set(PERMISSION_QUERYSETS)
+def test_every_rule_is_in_the_matrix():
+    ours = {n for n in rules.permissions.permissions if n.startswith("wagtail_coaching.")}
+    assert ours == {f"wagtail_coaching.{a}" for a in MATRIX}
 
 
-def test_clients_see_only_their_own_enrollments(population):
-    client0, client1 = population[0], population[1]
-    visible = PERMISSION_QUERYSETS["wagtail_coaching.view_enrollment"](client0)
-    assert set(visible.values_list("client_id", flat=True)) == {client0.pk}
-    other = Enrollment.objects.filter(client=client1).first()
-    assert not allowed(client0, "wagtail_coaching.view_enrollment", other)
+def names(queryset):
+    return sorted(e.client.username for e in queryset)
 
 
-def test_locked_activities_are_not_open_to_their_client(population):
-    client = population[2]
-    locked = ClientActivity.objects.filter(enrollment__client=client, state="locked").first()
-    assert locked is not None
-    assert not allowed(client, "wagtail_coaching.open_clientactivity", locked)
+def test_who_sees_which_clients(world):
+    w = world
+    assert names(visible(w.admin, "view_enrollment")) == ["client_a1", "client_a2", "client_b1"]
+    # Coaches see their team's clients, never the other team's.
+    assert names(visible(w.coach_a, "view_enrollment")) == ["client_a1", "client_a2"]
+    assert names(visible(w.coach_a2, "view_enrollment")) == ["client_a1", "client_a2"]
+    assert names(visible(w.coach_b, "view_enrollment")) == ["client_b1"]
+    # HR partners: their own company, consenting clients only.
+    assert names(visible(w.hr_acme, "view_enrollment")) == ["client_a1"]
+    assert names(visible(w.hr_globex, "view_enrollment")) == ["client_b1"]
+    assert names(visible(w.sales, "view_enrollment")) == []
+    assert names(visible(w.client_a1, "view_enrollment")) == ["client_a1"]
 
 
-def test_roles_come_from_groups(population):
-    client, coach, admin, admin_by_group = (population[i] for i in (0, 3, 4, 5))
-    assert roles_of(client) == {"client"}
-    assert roles_of(coach) == {"coach"}
-    assert "admin" in roles_of(admin)
-    assert roles_of(admin_by_group) == {"admin"}
+def test_hr_partners_and_sales_never_see_details_or_notes(world):
+    w = world
+    for user in (w.hr_acme, w.hr_globex, w.sales):
+        assert not visible(user, "view_journey_detail").exists()
+        assert not visible(user, "view_sessionnote").exists()
+        assert not allowed(user, "view_journey_detail", w.enrollment_a1)
+        assert not allowed(user, "change_enrollment", w.enrollment_a1)
+
+
+def test_note_visibility_tiers(world):
+    w = world
+
+    def bodies(user):
+        return sorted(n.body for n in visible(user, "view_sessionnote"))
+
+    assert bodies(w.client_a1) == ["client note by coach_a"]
+    assert "coach note by coach_a" in bodies(w.coach_a)
+    # A teammate sees team and shared notes, not another coach's private ones.
+    assert "coach note by coach_a" not in bodies(w.coach_a2)
+    assert "team note by coach_a" in bodies(w.coach_a2)
+    assert not any("coach_b" in b for b in bodies(w.coach_a))
+    assert "coach note by coach_a" not in bodies(w.admin)
+    assert "team note by coach_b" in bodies(w.admin)
+
+
+def test_activities_open_to_their_client_only_once_unlocked(world):
+    w = world
+    locked = ClientActivity.objects.filter(enrollment=w.enrollment_a1, state="locked").first()
+    open_ = ClientActivity.objects.filter(enrollment=w.enrollment_a1, state="available").first()
+    assert allowed(w.client_a1, "open_clientactivity", open_)
+    assert not allowed(w.client_a1, "open_clientactivity", locked)
+    assert not allowed(w.client_a2, "open_clientactivity", open_)
+    # Even a superuser does not act as the client on the client site.
+    w.admin.is_superuser = True
+    assert not allowed(w.admin, "open_clientactivity", open_)
+
+
+def test_roles_come_from_groups(world):
+    w = world
+    assert roles_of(w.client_a1) == {"client"}
+    assert roles_of(w.coach_a) == {"coach"}
+    assert roles_of(w.admin) == {"admin"}
+    assert roles_of(w.hr_acme) == {"hr_partner"}
     assert roles_of(AnonymousUser()) == frozenset()
+
+
+def test_a_role_is_one_entry_in_settings(world):
+    from django.contrib.auth.models import Group
+
+    supervisor = world.client_a2.__class__.objects.create(username="sup")
+    supervisor.groups.add(Group.objects.create(name="Supervisors"))
+    with override_settings(WAGTAIL_COACHING={
+        "ROLE_GROUPS": {"supervisor": "Supervisors"},
+        "ROLE_PERMISSIONS": {"supervisor": {"view_enrollment": "all"}},
+    }):
+        assert roles_of(supervisor) == {"supervisor"}
+        assert visible(supervisor, "view_enrollment").count() == 3
+        assert allowed(supervisor, "view_enrollment", world.enrollment_b1)
+        assert not allowed(supervisor, "change_enrollment", world.enrollment_b1)
+
+
+def test_readme_shows_the_matrix_from_the_code():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    match = re.search(
+        r"<!-- permission-matrix:start -->\n(.*?)\n<!-- permission-matrix:end -->", readme, re.S
+    )
+    assert match, "README.md must contain the generated permission matrix"
+    assert match.group(1).strip() == matrix_markdown().strip()
+
+
+def test_notes_model_in_matrix():
+    assert MATRIX["view_sessionnote"].model is SessionNote

@@ -14,6 +14,24 @@ DEFAULTS = {
         "sales_manager": "Sales managers",
         "hr_partner": "HR partners",
     },
+    # Roles a team member can hold on a team, with their labels. The coaching roles among
+    # them (COACHING_ROLES) can be assigned to clients and can lead a stage.
+    "TEAM_ROLES": {
+        "coach": "Coach",
+        "lead_coach": "Lead coach",
+        "specialist": "Specialist",
+        "admin": "Team admin",
+        "sales_manager": "Sales manager",
+        "hr_partner": "HR partner",
+    },
+    "COACHING_ROLES": ["coach", "lead_coach", "specialist"],
+    # Extra roles' permissions: {"supervisor": {"view_enrollment": "coached|team"}}; the
+    # role's group goes in ROLE_GROUPS. Scope names are listed in the README's matrix.
+    "ROLE_PERMISSIONS": {},
+    # Clients a coach takes on when their profile does not say otherwise.
+    "DEFAULT_MAX_CLIENTS": 20,
+    # A client with no activity for this many days shows as needing attention.
+    "ATTENTION_AFTER_DAYS": 7,
     # Time zone used to turn calendar dates (e.g. "unlock on 1 March") into instants, and
     # shown to clients who have not chosen one. None means settings.TIME_ZONE.
     "TIME_ZONE": None,

@@ -1,38 +1,56 @@
-"""Roles and permissions: the one place that decides who may see or do what.
+"""Roles and the permission matrix: the one place that decides who may see or do what.
 
-Every object check is a ``rules`` predicate registered as a Django permission
-(``user.has_perm("wagtail_coaching.<action>", obj)``); next to it stands the queryset filter
-that lists the same objects, and a test keeps each pair in agreement. Wagtail's page
-permissions stay Wagtail's.
+The matrix maps an action (``view_enrollment``) and a role (``coach``) to a *scope*: the
+relationship the user must have with the object (``coached``: the client is theirs). Each
+scope is two things kept side by side: a predicate that answers for one object, and the
+queryset filter that lists the same objects. ``allowed()`` asks the predicates (they are
+registered with ``rules``, so ``rules.has_perm("wagtail_coaching.<action>", user, obj)``
+works too); ``visible()`` applies the filters. A test checks the two agree on generated data.
+
+Roles come from Django groups (``ROLE_GROUPS`` setting); adding a role is one entry in
+``ROLE_GROUPS`` plus its row in ``MATRIX`` or in the ``ROLE_PERMISSIONS`` setting. Wagtail's
+own page permissions stay Wagtail's.
 """
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import rules
 from django.db.models import Q
 
 from .conf import coaching_settings
-from .models import ActivityState, ClientActivity, Enrollment
+from .models import (
+    ActivityState,
+    ClientActivity,
+    CoachAssignment,
+    CoachProfile,
+    Cohort,
+    Company,
+    ConsentPurpose,
+    Enrollment,
+    NoteVisibility,
+    SessionNote,
+    Team,
+    TeamMembership,
+)
 
 ROLE_ADMIN = "admin"
 ROLE_COACH = "coach"
 ROLE_SALES_MANAGER = "sales_manager"
 ROLE_HR_PARTNER = "hr_partner"
 ROLE_CLIENT = "client"
+ROLES = (ROLE_ADMIN, ROLE_COACH, ROLE_SALES_MANAGER, ROLE_HR_PARTNER, ROLE_CLIENT)
 
 # States in which a client may open an activity of their own.
 CLIENT_VISIBLE_STATES = (ActivityState.AVAILABLE, ActivityState.COMPLETED, ActivityState.SKIPPED)
-
-
-def allowed(user, permission, obj=None):
-    """Whether ``user`` may do ``permission`` on ``obj``, by this module's rules alone.
-
-    Unlike ``user.has_perm`` this does not let superusers through everything: a superuser
-    is a coaching admin, and what admins may do is spelled out in the rules below.
-    """
-    return rules.has_perm(permission, user, obj)
+SHARED_NOTES = (NoteVisibility.TEAM, NoteVisibility.CLIENT)
 
 
 def roles_of(user):
-    """The coaching roles a user holds, from their groups (cached on the user object)."""
+    """The coaching roles a user holds, from their groups (cached on the user object).
+
+    A signed-in user with no staff role is a client; a superuser is also an admin.
+    """
     if user is None or not user.is_authenticated:
         return frozenset()
     cached = getattr(user, "_coaching_roles", None)
@@ -43,61 +61,314 @@ def roles_of(user):
     roles = {role for role, group in groups.items() if group in names}
     if user.is_superuser:
         roles.add(ROLE_ADMIN)
-    if not roles - {ROLE_CLIENT}:
+    if not roles:
         roles.add(ROLE_CLIENT)
     user._coaching_roles = frozenset(roles)
     return user._coaching_roles
 
 
-@rules.predicate
-def is_coaching_admin(user):
-    return ROLE_ADMIN in roles_of(user)
+def is_staff_role(user):
+    return bool(roles_of(user) - {ROLE_CLIENT})
 
 
-# -- Enrollments -------------------------------------------------------------------------
+# -- Scopes --------------------------------------------------------------------------------
 
-@rules.predicate
-def is_own_enrollment(user, enrollment):
-    return enrollment is not None and user.is_authenticated and enrollment.client_id == user.pk
+@dataclass(frozen=True)
+class Scope:
+    """A relationship between a user and an object: ``test`` for one object, ``q`` for a
+    queryset filter (``prefix`` reaches the object through a relation)."""
+
+    name: str
+    test: Callable
+    q: Callable
+
+    def __or__(self, other):
+        return Scope(
+            f"{self.name} | {other.name}",
+            lambda user, obj: self.test(user, obj) or other.test(user, obj),
+            lambda user, prefix="": self.q(user, prefix) | other.q(user, prefix),
+        )
+
+    def via(self, relation):
+        """The same scope applied to a related object (``activity.enrollment``)."""
+        return Scope(
+            self.name,
+            lambda user, obj: self.test(user, getattr(obj, relation)),
+            lambda user, prefix="": self.q(user, f"{prefix}{relation}__"),
+        )
+
+
+def _f(prefix, **lookups):
+    return Q(**{f"{prefix}{key}": value for key, value in lookups.items()})
+
+
+def _team_ids(user):
+    """Teams in which the user coaches or is a team admin."""
+    roles = [*coaching_settings.COACHING_ROLES, "admin"]
+    return TeamMembership.objects.filter(user=user, active=True, role__in=roles).values("team_id")
+
+
+def _is_team_member(user, team_id):
+    return team_id is not None and _team_ids(user).filter(team_id=team_id).exists()
+
+
+# (An empty Q() would vanish when OR-ed with another condition, hence the explicit test.)
+ALL = Scope("all", lambda user, obj: True, lambda user, prefix="": _f(prefix, pk__isnull=False))
+
+# Enrollments (a client inside an engagement) ----------------------------------------------
+OWN = Scope(
+    "own",
+    lambda user, e: e.client_id == user.pk,
+    lambda user, prefix="": _f(prefix, client=user),
+)
+COACHED = Scope(
+    "coached",
+    lambda user, e: CoachAssignment.objects.filter(
+        enrollment_id=e.pk, coach=user, ended_at__isnull=True
+    ).exists(),
+    lambda user, prefix="": _f(
+        prefix,
+        pk__in=CoachAssignment.objects.filter(coach=user, ended_at__isnull=True).values(
+            "enrollment_id"
+        ),
+    ),
+)
+TEAM = Scope(
+    "team",
+    lambda user, e: _is_team_member(user, e.engagement.team_id),
+    lambda user, prefix="": _f(prefix, engagement__team_id__in=_team_ids(user)),
+)
+COMPANY_CONSENTED = Scope(
+    "company_consented",
+    lambda user, e: e.company_id is not None
+    and Company.objects.filter(pk=e.company_id, hr_partners=user).exists()
+    and e.client.coaching_consents.filter(
+        purpose=ConsentPurpose.SHARE_PROGRESS, granted=True
+    ).exists(),
+    lambda user, prefix="": _f(
+        prefix,
+        company_id__in=Company.objects.filter(hr_partners=user).values("pk"),
+        client__coaching_consents__purpose=ConsentPurpose.SHARE_PROGRESS,
+        client__coaching_consents__granted=True,
+    ),
+)
+OWN_OPEN_ACTIVITY = Scope(
+    "own_unlocked",
+    lambda user, a: a.enrollment.client_id == user.pk and a.state in CLIENT_VISIBLE_STATES,
+    lambda user, prefix="": _f(prefix, enrollment__client=user, state__in=CLIENT_VISIBLE_STATES),
+)
+
+# Notes -------------------------------------------------------------------------------------
+AUTHOR = Scope(
+    "author",
+    lambda user, n: n.author_id == user.pk,
+    lambda user, prefix="": _f(prefix, author=user),
+)
+SHARED_IN_TEAM = Scope(
+    "shared_with_team",
+    lambda user, n: n.visibility in SHARED_NOTES and (COACHED | TEAM).test(user, n.enrollment),
+    lambda user, prefix="": _f(prefix, visibility__in=SHARED_NOTES)
+    & (COACHED | TEAM).q(user, f"{prefix}enrollment__"),
+)
+SHARED_ANY = Scope(
+    "shared",
+    lambda user, n: n.visibility in SHARED_NOTES,
+    lambda user, prefix="": _f(prefix, visibility__in=SHARED_NOTES),
+)
+SHARED_WITH_ME = Scope(
+    "shared_with_client",
+    lambda user, n: n.visibility == NoteVisibility.CLIENT and n.enrollment.client_id == user.pk,
+    lambda user, prefix="": _f(prefix, visibility=NoteVisibility.CLIENT, enrollment__client=user),
+)
+
+# Teams, coaches, companies, cohorts ------------------------------------------------------
+MEMBER = Scope(
+    "member",
+    lambda user, t: _is_team_member(user, t.pk),
+    lambda user, prefix="": _f(prefix, pk__in=_team_ids(user)),
+)
+SELF = Scope(
+    "self",
+    lambda user, p: p.user_id == user.pk,
+    lambda user, prefix="": _f(prefix, user=user),
+)
+TEAMMATES = Scope(
+    "teammates",
+    lambda user, p: TeamMembership.objects.filter(
+        user_id=p.user_id, active=True, team_id__in=_team_ids(user)
+    ).exists(),
+    lambda user, prefix="": _f(
+        prefix,
+        user_id__in=TeamMembership.objects.filter(
+            active=True, team_id__in=_team_ids(user)
+        ).values("user_id"),
+    ),
+)
+HR_OF = Scope(
+    "hr_partner_of",
+    lambda user, c: c.hr_partners.filter(pk=user.pk).exists(),
+    lambda user, prefix="": _f(
+        prefix, pk__in=Company.objects.filter(hr_partners=user).values("pk")
+    ),
+)
+COHORT_COMPANY_HR = Scope(
+    "company_hr",
+    lambda user, c: c.company_id is not None and HR_OF.test(user, c.company),
+    lambda user, prefix="": _f(
+        prefix, company_id__in=Company.objects.filter(hr_partners=user).values("pk")
+    ),
+)
+COHORT_TEAM = Scope(
+    "team",
+    lambda user, c: _is_team_member(user, c.engagement.team_id),
+    lambda user, prefix="": _f(prefix, engagement__team_id__in=_team_ids(user)),
+)
+
+SCOPES = {
+    s.name: s
+    for s in (ALL, OWN, COACHED, TEAM, COMPANY_CONSENTED, AUTHOR, SHARED_ANY, SELF, MEMBER)
+}
+
+
+# -- The matrix ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Action:
+    model: type
+    description: str
+    roles: dict
+
+
+MATRIX = {
+    "view_enrollment": Action(Enrollment, "See a client's enrollment (client card, lists)", {
+        ROLE_ADMIN: ALL,
+        ROLE_COACH: COACHED | TEAM,
+        ROLE_HR_PARTNER: COMPANY_CONSENTED,
+        ROLE_CLIENT: OWN,
+    }),
+    "view_journey_detail": Action(
+        Enrollment, "See answers, scores, check-in values and the timeline", {
+            ROLE_ADMIN: ALL,
+            ROLE_COACH: COACHED | TEAM,
+            ROLE_CLIENT: OWN,
+        }),
+    "change_enrollment": Action(
+        Enrollment, "Unlock, skip, add extra activities, pause, resume, add notes", {
+            ROLE_ADMIN: ALL,
+            ROLE_COACH: COACHED | TEAM,
+        }),
+    "reassign_enrollment": Action(Enrollment, "Assign or reassign the client's coach", {
+        ROLE_ADMIN: ALL,
+    }),
+    "open_clientactivity": Action(ClientActivity, "Open and complete an activity on the site", {
+        ROLE_CLIENT: OWN_OPEN_ACTIVITY,
+    }),
+    "view_sessionnote": Action(SessionNote, "Read a session note", {
+        ROLE_ADMIN: AUTHOR | SHARED_ANY,
+        ROLE_COACH: AUTHOR | SHARED_IN_TEAM,
+        ROLE_CLIENT: SHARED_WITH_ME,
+    }),
+    "view_team": Action(Team, "See a team", {ROLE_ADMIN: ALL, ROLE_COACH: MEMBER}),
+    "change_team": Action(Team, "Create and edit teams and their members", {ROLE_ADMIN: ALL}),
+    "view_coachprofile": Action(CoachProfile, "See a coach's profile and load", {
+        ROLE_ADMIN: ALL,
+        ROLE_COACH: SELF | TEAMMATES,
+    }),
+    "change_coachprofile": Action(CoachProfile, "Edit a coach's profile", {
+        ROLE_ADMIN: ALL,
+        ROLE_COACH: SELF,
+    }),
+    "view_company": Action(Company, "See a company", {
+        ROLE_ADMIN: ALL,
+        ROLE_HR_PARTNER: HR_OF,
+    }),
+    "change_company": Action(Company, "Create and edit companies", {ROLE_ADMIN: ALL}),
+    "view_cohort": Action(Cohort, "See a cohort", {
+        ROLE_ADMIN: ALL,
+        ROLE_COACH: COHORT_TEAM,
+        ROLE_HR_PARTNER: COHORT_COMPANY_HR,
+    }),
+    "change_cohort": Action(Cohort, "Create and edit cohorts, enroll a cohort", {
+        ROLE_ADMIN: ALL,
+    }),
+}
+
+
+def _extra_role_scopes():
+    """Roles added in settings: ``ROLE_PERMISSIONS = {"supervisor": {"view_enrollment":
+    "coached|team"}}`` with scope names from ``SCOPES``."""
+    extra = {}
+    for role, actions in (coaching_settings.ROLE_PERMISSIONS or {}).items():
+        for action, names in actions.items():
+            scope = None
+            for name in names.split("|"):
+                part = SCOPES[name.strip()]
+                scope = part if scope is None else scope | part
+            extra.setdefault(action, {})[role] = scope
+    return extra
+
+
+def scope_for(action, role):
+    return _extra_role_scopes().get(action, {}).get(role) or MATRIX[action].roles.get(role)
+
+
+def scopes_of(user, action):
+    return [s for s in (scope_for(action, role) for role in sorted(roles_of(user))) if s]
+
+
+def allowed(user, action, obj=None):
+    """Whether ``user`` may do ``action`` on ``obj`` (or on any object, with ``obj=None``).
+
+    Unlike ``user.has_perm`` a superuser is not let through everything: a superuser is a
+    coaching admin, and what admins may do is in the matrix.
+    """
+    return rules.has_perm(f"wagtail_coaching.{action}", user, obj)
+
+
+def visible(user, action):
+    """The queryset of objects ``allowed(user, action, obj)`` is true for."""
+    model = MATRIX[action].model
+    scopes = scopes_of(user, action)
+    if not user.is_authenticated or not scopes:
+        return model.objects.none()
+    condition = Q(pk__in=[])
+    for scope in scopes:
+        condition |= scope.q(user)
+    return model.objects.filter(condition)
+
+
+def _predicate(action):
+    @rules.predicate(name=action)
+    def check(user, obj=None):
+        if user is None or not user.is_authenticated:
+            return False
+        scopes = scopes_of(user, action)
+        if obj is None:
+            return bool(scopes)
+        return any(scope.test(user, obj) for scope in scopes)
+
+    return check
+
+
+for _action in MATRIX:
+    rules.set_perm(f"wagtail_coaching.{_action}", _predicate(_action))
+
+
+def matrix_markdown():
+    """The matrix as a Markdown table (the README's copy is checked against this)."""
+    header = "| action | " + " | ".join(ROLES) + " |"
+    lines = [header, "|" + " --- |" * (len(ROLES) + 1)]
+    for action, spec in MATRIX.items():
+        cells = [spec.roles[r].name if r in spec.roles else "–" for r in ROLES]
+        lines.append(f"| `{action}`: {spec.description} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# Kept for callers of the first release.
+def activities_client_may_open(user):
+    return visible(user, "open_clientactivity")
 
 
 def enrollments_visible_to(user):
-    """Enrollments ``view_enrollment`` allows for ``user``."""
-    if not user.is_authenticated:
-        return Enrollment.objects.none()
-    if is_coaching_admin(user):
-        return Enrollment.objects.all()
-    return Enrollment.objects.filter(client=user)
+    return visible(user, "view_enrollment")
 
-
-rules.add_perm("wagtail_coaching.view_enrollment", is_own_enrollment | is_coaching_admin)
-
-
-# -- A client's own activities ---------------------------------------------------------
-
-@rules.predicate
-def is_own_open_activity(user, activity):
-    return (
-        activity is not None
-        and user.is_authenticated
-        and activity.enrollment.client_id == user.pk
-        and activity.state in CLIENT_VISIBLE_STATES
-    )
-
-
-def activities_client_may_open(user):
-    """Activities ``open_clientactivity`` allows: the user's own, once unlocked."""
-    if not user.is_authenticated:
-        return ClientActivity.objects.none()
-    return ClientActivity.objects.filter(
-        Q(enrollment__client=user) & Q(state__in=CLIENT_VISIBLE_STATES)
-    )
-
-
-rules.add_perm("wagtail_coaching.open_clientactivity", is_own_open_activity)
-
-# Pairs of (permission, queryset filter) kept in agreement by the test suite.
-PERMISSION_QUERYSETS = {
-    "wagtail_coaching.view_enrollment": enrollments_visible_to,
-    "wagtail_coaching.open_clientactivity": activities_client_may_open,
-}

@@ -12,20 +12,15 @@ from wagtail.blocks.struct_block import StructBlockValidationError
 from wagtail.documents.blocks import DocumentChooserBlock
 from wagtail.embeds.blocks import EmbedBlock
 
+from .roles import coaching_role_choices
 from .unlock import UnlockRuleBlock
-
-LEAD_ROLE_CHOICES = [
-    ("", _("Any coach of the team")),
-    ("coach", _("Coach")),
-    ("admin", _("Coaching admin")),
-]
 
 
 class BaseActivityBlock(blocks.StructBlock):
     title = blocks.CharBlock(max_length=200, label=_("Title"))
     unlock = UnlockRuleBlock()
     lead_role = blocks.ChoiceBlock(
-        choices=LEAD_ROLE_CHOICES, required=False, label=_("Led by")
+        choices=coaching_role_choices, required=False, label=_("Led by")
     )
 
     # Whether the client can finish it on the site, or a coach marks it done.

@@ -1,13 +1,18 @@
 """Domain services of the client journey. Call these, not the models, to change a journey."""
 
+from .assignment import assign_coach, available_coaches
+from .care import add_note, pause_enrollment, resume_enrollment, set_consent
 from .enroll import enroll, enroll_many
 from .errors import (
     ActivityNotAvailable,
     AlreadyEnrolled,
+    CoachUnavailable,
+    EngagementFull,
     EngagementNotAvailable,
     EnrollmentNotOpen,
     InvalidActivity,
     JourneyError,
+    NoCoachAvailable,
 )
 from .progress import (
     add_extra_activity,
@@ -20,6 +25,15 @@ from .progress import (
 from .sync import sync_engagement
 
 __all__ = [
+    "add_note",
+    "pause_enrollment",
+    "resume_enrollment",
+    "set_consent",
+    "CoachUnavailable",
+    "EngagementFull",
+    "NoCoachAvailable",
+    "assign_coach",
+    "available_coaches",
     "ActivityNotAvailable",
     "AlreadyEnrolled",
     "EngagementNotAvailable",

@@ -17,8 +17,9 @@ from ..models import (
 )
 from ..outbox import queue_notifications
 from . import notices
+from .assignment import assign_on_enrollment
 from .engine import open_due, unlock_time
-from .errors import AlreadyEnrolled, EngagementNotAvailable
+from .errors import AlreadyEnrolled, EngagementFull, EngagementNotAvailable
 from .program import flatten_program
 
 # Clients per insert round; with a 40-activity program that is 10,000 rows per statement.
@@ -83,6 +84,7 @@ def enroll_many(
             ).values_list("client_id", flat=True)
         )
         new_ids = [cid for cid in client_ids if cid not in existing]
+        _check_capacity(engagement, len(new_ids))
         for start in range(0, len(new_ids), CLIENTS_PER_ROUND):
             created.extend(
                 _enroll_round(
@@ -90,7 +92,22 @@ def enroll_many(
                     actor, company, cohort, cohort_start, starts_at, ends_at, now,
                 )
             )
+        if engagement.team_id is not None:
+            assign_on_enrollment(created, actor=actor, now=now)
     return created, sorted(existing)
+
+
+def _check_capacity(engagement, adding):
+    """Refuse enrollments beyond the engagement's capacity (the page row is locked so two
+    enrollments at once cannot both take the last place)."""
+    if engagement.capacity is None or not adding:
+        return
+    EngagementPage.objects.select_for_update(of=("self",)).filter(pk=engagement.pk).first()
+    taken = Enrollment.objects.filter(engagement=engagement, status__in=OPEN_STATUSES).count()
+    if taken + adding > engagement.capacity:
+        raise EngagementFull(
+            _("This engagement is full (%(capacity)s places).") % {"capacity": engagement.capacity}
+        )
 
 
 def _enroll_round(

@@ -25,3 +25,15 @@ class EnrollmentNotOpen(JourneyError):
 
 class InvalidActivity(JourneyError):
     pass
+
+
+class EngagementFull(JourneyError):
+    pass
+
+
+class NoCoachAvailable(JourneyError):
+    """No coach of the role is active and under capacity."""
+
+
+class CoachUnavailable(JourneyError):
+    """The chosen coach is not in the team, not taking clients, or full."""

@@ -94,6 +94,15 @@ def stage_positions(program):
     }
 
 
+def stage_lead_roles(program):
+    """Map of stage block id to the role leading it, for stages led by a specific role."""
+    return {
+        stage.get("id"): (stage.get("value") or {}).get("lead_role")
+        for stage in program.raw_data
+        if stage.get("type") == "stage" and (stage.get("value") or {}).get("lead_role")
+    }
+
+
 def activity_block(activity):
     """(block, value) for a client's activity: from the live program, or the row's own value.
 

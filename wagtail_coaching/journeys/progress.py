@@ -23,9 +23,10 @@ from ..models import (
 )
 from ..outbox import queue_notifications
 from . import notices
+from .assignment import hand_off_for_stages
 from .engine import journey_order, open_due, unlock_time
 from .errors import ActivityNotAvailable, EnrollmentNotOpen, InvalidActivity
-from .program import stage_positions
+from .program import stage_lead_roles, stage_positions
 
 
 def _locked(activity):
@@ -122,6 +123,7 @@ def advance(enrollment, *, actor=None, now=None):
                 notices.step_open(row, enrollment.engagement.title, enrollment.client_id)
                 for row in opened
             )
+        hand_off_opened({enrollment.pk: opened}, [enrollment], actor=actor, now=now)
     remaining = [r for r in rows if r.state not in DONE_STATES + (ActivityState.REMOVED,)]
     if rows and not remaining and enrollment.status == EnrollmentStatus.ACTIVE:
         enrollment.status = EnrollmentStatus.COMPLETED
@@ -204,6 +206,27 @@ def add_extra_activity(
     return row
 
 
+def hand_off_opened(opened_by_enrollment, enrollments, *, actor=None, now=None):
+    """Hand clients over when what just opened starts a stage led by another role.
+
+    Only engagements with a team and stages with a lead role do any work; the program of
+    each engagement is read once.
+    """
+    roles_by_engagement = {}
+    for enrollment in enrollments:
+        engagement = enrollment.engagement
+        if engagement.team_id is None:
+            continue
+        if engagement.pk not in roles_by_engagement:
+            roles_by_engagement[engagement.pk] = stage_lead_roles(engagement.program)
+        stage_roles = roles_by_engagement[engagement.pk]
+        if stage_roles:
+            hand_off_for_stages(
+                enrollment, stage_roles, opened_by_enrollment.get(enrollment.pk, []),
+                actor=actor, now=now,
+            )
+
+
 def unlock_due_activities(now=None, batch_size=None):
     """Open every locked activity whose time-based rule has come due, in batches.
 
@@ -242,5 +265,12 @@ def unlock_due_activities(now=None, batch_size=None):
             queue_notifications(
                 notices.step_open(r, r.enrollment.engagement.title, r.enrollment.client_id)
                 for r in due
+            )
+            by_enrollment = {}
+            for r in due:
+                by_enrollment.setdefault(r.enrollment_id, []).append(r)
+            hand_off_opened(
+                by_enrollment, list({r.enrollment_id: r.enrollment for r in due}.values()),
+                now=now,
             )
             total += len(due)

@@ -12,9 +12,28 @@ from .enrollments import (
     EventKind,
     JourneyEvent,
 )
+from .notes import Consent, ConsentPurpose, NoteVisibility, SessionNote
 from .notifications import Notification, NotificationChannel
+from .teams import (
+    AssignmentMethod,
+    CoachAssignment,
+    CoachProfile,
+    RoundRobinCursor,
+    Team,
+    TeamMembership,
+)
 
 __all__ = [
+    "AssignmentMethod",
+    "CoachAssignment",
+    "CoachProfile",
+    "Consent",
+    "ConsentPurpose",
+    "NoteVisibility",
+    "RoundRobinCursor",
+    "SessionNote",
+    "Team",
+    "TeamMembership",
     "DONE_STATES",
     "OPEN_STATUSES",
     "AbstractEngagementPage",

@@ -1,11 +1,16 @@
 """Companies and cohorts (B2B)."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
 class Company(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
+    hr_partners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="hr_companies",
+        verbose_name=_("HR partners"),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -34,6 +39,10 @@ class Cohort(models.Model):
         related_name="cohorts",
     )
     start_date = models.DateField(_("start date"))
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="coaching_cohorts",
+        verbose_name=_("members"),
+    )
 
     class Meta:
         verbose_name = _("cohort")

@@ -8,6 +8,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from ..blocks import ProgramBlock
+from .teams import AssignmentMethod
 
 
 class EngagementPageMixin(models.Model):
@@ -22,11 +23,29 @@ class EngagementPageMixin(models.Model):
     )
     intro = RichTextField(_("public introduction"), blank=True)
     program = StreamField(ProgramBlock(), blank=True, verbose_name=_("program"))
+    team = models.ForeignKey(
+        "wagtail_coaching.Team", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("team"),
+    )
+    assignment_policy = models.CharField(
+        _("coach assignment"), max_length=20, choices=AssignmentMethod.choices,
+        default=AssignmentMethod.ROUND_ROBIN,
+        help_text=_("How a coach is found for each new client."),
+    )
+    capacity = models.PositiveIntegerField(
+        _("capacity"), null=True, blank=True,
+        help_text=_("Most clients enrolled at once; empty for no limit."),
+    )
 
     engagement_content_panels = [
         FieldPanel("summary"),
         FieldPanel("intro"),
         FieldPanel("program"),
+    ]
+    engagement_settings_panels = [
+        FieldPanel("team"),
+        FieldPanel("assignment_policy"),
+        FieldPanel("capacity"),
     ]
     engagement_search_fields = [
         index.SearchField("summary"),
@@ -60,6 +79,7 @@ class EngagementPageMixin(models.Model):
 
 class AbstractEngagementPage(EngagementPageMixin, Page):
     content_panels = Page.content_panels + EngagementPageMixin.engagement_content_panels
+    settings_panels = Page.settings_panels + EngagementPageMixin.engagement_settings_panels
     search_fields = Page.search_fields + EngagementPageMixin.engagement_search_fields
 
     class Meta:

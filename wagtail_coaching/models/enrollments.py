@@ -181,6 +181,10 @@ class EventKind(models.TextChoices):
     PROGRAM_UPDATED = "program_updated", _("Program updated")
     ENROLLMENT_COMPLETED = "enrollment_completed", _("Engagement completed")
     STATUS_CHANGED = "status_changed", _("Status changed")
+    COACH_ASSIGNED = "coach_assigned", _("Coach assigned")
+    COACH_HANDOFF = "coach_handoff", _("Handed over to another coach")
+    NOTE_ADDED = "note_added", _("Note added")
+    CONSENT_CHANGED = "consent_changed", _("Consent changed")
 
 
 class JourneyEvent(models.Model):

@@ -1,0 +1,207 @@
+"""Coach-client assignment inside an engagement: manual, the client's choice, round-robin
+or least-loaded, with history, hand-offs between stage roles, and capacity that holds under
+concurrency."""
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import (
+    OPEN_STATUSES,
+    AssignmentMethod,
+    CoachAssignment,
+    CoachProfile,
+    Enrollment,
+    EventKind,
+    JourneyEvent,
+    RoundRobinCursor,
+    TeamMembership,
+)
+from ..outbox import queue_notifications
+from . import notices
+from .errors import CoachUnavailable, EnrollmentNotOpen, NoCoachAvailable
+
+MAIN_ROLE = "coach"
+
+
+def current_loads(coach_ids, team_id=None):
+    """Open clients per coach right now: across all engagements, or within one team."""
+    current = CoachAssignment.objects.filter(
+        coach_id__in=coach_ids, ended_at__isnull=True, enrollment__status__in=OPEN_STATUSES
+    )
+    if team_id is not None:
+        current = current.filter(enrollment__engagement__team_id=team_id)
+    counts = current.values("coach_id").annotate(n=Count("id")).values_list("coach_id", "n")
+    return dict(counts)
+
+
+def available_coaches(engagement, role=MAIN_ROLE, lock=False):
+    """Coaches of the engagement's team in ``role`` who take clients and have room, in a
+    stable order (by user id). With ``lock`` their profiles are locked for the transaction,
+    so concurrent assignments see each other's effect on capacity."""
+    if engagement.team_id is None:
+        return []
+    memberships = list(
+        TeamMembership.objects.filter(
+            team_id=engagement.team_id, role=role, active=True,
+            user__is_active=True, user__coach_profile__active=True,
+        ).values_list("user_id", "capacity")
+    )
+    if not memberships:
+        return []
+    ids = sorted({user_id for user_id, _cap in memberships})
+    profiles = CoachProfile.objects.filter(user_id__in=ids).order_by("user_id")
+    if lock:
+        profiles = profiles.select_for_update()
+    max_clients = dict(profiles.values_list("user_id", "max_clients"))
+    team_capacity = {user_id: cap for user_id, cap in memberships}
+    loads = current_loads(ids)
+    team_loads = current_loads(ids, engagement.team_id)
+    return [
+        user_id for user_id in ids
+        if loads.get(user_id, 0) < max_clients.get(user_id, 0)
+        and (team_capacity[user_id] is None or team_loads.get(user_id, 0) < team_capacity[user_id])
+    ]
+
+
+def _pick(policy, engagement, role, candidates):
+    if policy == AssignmentMethod.LEAST_LOADED:
+        loads = current_loads(candidates)
+        return min(candidates, key=lambda c: (loads.get(c, 0), c))
+    cursor, _created = RoundRobinCursor.objects.get_or_create(engagement=engagement, role=role)
+    after = [c for c in candidates if cursor.last_coach_id is not None and c > cursor.last_coach_id]
+    chosen = after[0] if after else candidates[0]
+    RoundRobinCursor.objects.filter(pk=cursor.pk).update(last_coach_id=chosen)
+    return chosen
+
+
+def _lock_cursor(engagement, role):
+    """Serialise assignments per engagement and role (the cursor row is the lock)."""
+    RoundRobinCursor.objects.get_or_create(engagement=engagement, role=role)
+    RoundRobinCursor.objects.select_for_update().get(engagement=engagement, role=role)
+
+
+def assign_coach(
+    enrollment, *, role=MAIN_ROLE, coach=None, method=None, actor=None, stage_block_id="",
+    now=None,
+):
+    """Give the enrollment a coach in ``role`` and return the new ``CoachAssignment``.
+
+    With ``coach`` the choice is made (manual, or the client's choice) and checked; without,
+    the engagement's policy picks (round-robin or least-loaded). A policy of manual or
+    client's choice with no coach given assigns nobody and returns None. A current
+    assignment in the same role is ended (history is kept) and its coach told.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        enrollment = Enrollment.objects.select_for_update().select_related(
+            "engagement", "client"
+        ).get(pk=enrollment.pk)
+        if not enrollment.is_open:
+            raise EnrollmentNotOpen(_("This engagement is not active at the moment."))
+        engagement = enrollment.engagement
+        policy = method or engagement.assignment_policy
+        if coach is None and policy in (AssignmentMethod.MANUAL, AssignmentMethod.CLIENT_CHOICE):
+            return None
+        _lock_cursor(engagement, role)
+        previous = CoachAssignment.objects.filter(
+            enrollment=enrollment, role=role, ended_at__isnull=True
+        ).first()
+        candidates = [
+            c for c in available_coaches(engagement, role, lock=True)
+            if previous is None or c != previous.coach_id
+        ]
+        if coach is not None:
+            coach_id = getattr(coach, "pk", coach)
+            if previous is not None and previous.coach_id == coach_id:
+                return previous
+            if coach_id not in candidates:
+                raise CoachUnavailable(_("That coach cannot take this client."))
+            chosen = coach_id
+        elif not candidates:
+            raise NoCoachAvailable(_("No coach has room for this client at the moment."))
+        else:
+            chosen = _pick(policy, engagement, role, candidates)
+        if previous is not None:
+            previous.ended_at = now
+            previous.save(update_fields=["ended_at"])
+        assignment = CoachAssignment.objects.create(
+            enrollment=enrollment, coach_id=chosen, role=role, stage_block_id=stage_block_id,
+            method=policy if coach is None else method or AssignmentMethod.MANUAL,
+            assigned_by=actor, started_at=now,
+        )
+        JourneyEvent.objects.create(
+            enrollment=enrollment, kind=EventKind.COACH_ASSIGNED, actor=actor, at=now,
+            data={
+                "coach": chosen, "role": role, "method": assignment.method,
+                "previous": previous.coach_id if previous else None,
+                "stage": stage_block_id,
+            },
+        )
+        queue_notifications(notices.coach_assigned(assignment, previous, engagement.title))
+    return assignment
+
+
+def assign_on_enrollment(enrollments, *, actor=None, now=None):
+    """Run the engagement's policy for newly enrolled clients. A team with no room leaves
+    them unassigned (the clients list shows them) rather than failing the enrollment."""
+    assigned = []
+    for enrollment in enrollments:
+        try:
+            result = assign_coach(enrollment, actor=actor, now=now)
+        except NoCoachAvailable:
+            result = None
+        if result is not None:
+            assigned.append(result)
+    return assigned
+
+
+def hand_off_for_stages(enrollment, stage_roles, opened_rows, *, actor=None, now=None):
+    """When a client reaches a stage led by another role, assign a coach in that role.
+
+    ``stage_roles`` maps stage block ids to their lead role (stages without one are
+    absent). Both the client's coach and the new coach are told.
+    """
+    done = []
+    if enrollment.engagement.assignment_policy not in (
+        AssignmentMethod.ROUND_ROBIN, AssignmentMethod.LEAST_LOADED
+    ):
+        return done  # the team assigns by hand; the clients list shows who is waiting
+    for stage_block_id in dict.fromkeys(r.stage_block_id for r in opened_rows):
+        role = stage_roles.get(stage_block_id)
+        if not role or role == MAIN_ROLE:
+            continue
+        current = CoachAssignment.objects.filter(
+            enrollment=enrollment, role=role, ended_at__isnull=True
+        ).first()
+        if current is not None:
+            continue
+        try:
+            assignment = assign_coach(
+                enrollment, role=role, actor=actor, stage_block_id=stage_block_id, now=now
+            )
+        except NoCoachAvailable:
+            continue
+        if assignment is not None:
+            done.append(assignment)
+            JourneyEvent.objects.create(
+                enrollment=enrollment, kind=EventKind.COACH_HANDOFF, actor=actor,
+                at=assignment.started_at,
+                data={"role": role, "coach": assignment.coach_id, "stage": stage_block_id},
+            )
+            main = CoachAssignment.objects.filter(
+                enrollment=enrollment, role=MAIN_ROLE, ended_at__isnull=True
+            ).first()
+            queue_notifications(notices.hand_off(assignment, main, enrollment.engagement.title))
+    return done
+
+
+def coaches_of(enrollment_ids):
+    """Current coaches per enrollment id: {enrollment_id: [CoachAssignment, ...]}."""
+    grouped = {}
+    for assignment in CoachAssignment.objects.filter(
+        enrollment_id__in=enrollment_ids, ended_at__isnull=True
+    ).select_related("coach"):
+        grouped.setdefault(assignment.enrollment_id, []).append(assignment)
+    return grouped
