@@ -2,7 +2,7 @@
 
 from .assignment import assign_coach, available_coaches
 from .care import add_note, pause_enrollment, resume_enrollment, set_consent
-from .enroll import enroll, enroll_many
+from .enroll import enroll, enroll_cohort, enroll_many
 from .errors import (
     ActivityNotAvailable,
     AlreadyEnrolled,
@@ -44,6 +44,7 @@ __all__ = [
     "advance",
     "complete_activity",
     "enroll",
+    "enroll_cohort",
     "enroll_many",
     "skip_activity",
     "sync_engagement",

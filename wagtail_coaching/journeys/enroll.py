@@ -155,3 +155,16 @@ def enroll(client, engagement, **kwargs):
         ).first()
         raise AlreadyEnrolled(_("This client is already enrolled."), current)
     return created[0]
+
+
+def enroll_cohort(cohort, *, actor=None, now=None):
+    """Enroll every member of a cohort in its engagement; members already enrolled stay as
+    they are, so running it again (after adding members) enrolls only the new ones.
+
+    Returns ``(created, already_enrolled_client_ids)``.
+    """
+    members = list(cohort.members.values_list("pk", flat=True))
+    return enroll_many(
+        members, cohort.engagement_id, source=EnrollmentSource.COHORT, actor=actor,
+        cohort=cohort, company=cohort.company, now=now,
+    )
