@@ -29,10 +29,19 @@ class CompanyFactory(factory.django.DjangoModelFactory):
 
 
 def site_root():
+    """The default site's root page; created when a flushed test database has none."""
     site = Site.objects.filter(is_default_site=True).select_related("root_page").first()
     if site is not None:
         return site.root_page
-    return Page.get_first_root_node()
+    root = Page.get_first_root_node()
+    if root is None:
+        from wagtail.models import Locale
+
+        Locale.objects.get_or_create(language_code="en")
+        root = Page.add_root(title="Root", slug="root")
+    home = root.add_child(title="Home", slug="home")
+    Site.objects.create(hostname="localhost", root_page=home, is_default_site=True)
+    return home
 
 
 def make_engagement(program=None, title="Leadership Foundations", parent=None, publish=True,

@@ -51,11 +51,14 @@ def question(label, kind="short_text", required=True, choices=(), help_text=""):
     }
 
 
-def stage(title, activities, block_id=None, description=""):
+def stage(title, activities, block_id=None, description="", lead_role=""):
     return {
         "type": "stage",
         "id": block_id or str(uuid.uuid4()),
-        "value": {"title": title, "description": description, "activities": list(activities)},
+        "value": {
+            "title": title, "description": description, "lead_role": lead_role,
+            "activities": list(activities),
+        },
     }
 
 
