@@ -260,6 +260,9 @@ MATRIX = {
     "reassign_enrollment": Action(Enrollment, "Assign or reassign the client's coach", {
         ROLE_ADMIN: ALL,
     }),
+    "choose_coach": Action(Enrollment, "Pick their coach (client's-choice engagements)", {
+        ROLE_CLIENT: OWN,
+    }),
     "open_clientactivity": Action(ClientActivity, "Open and complete an activity on the site", {
         ROLE_CLIENT: OWN_OPEN_ACTIVITY,
     }),
