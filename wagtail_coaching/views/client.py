@@ -31,7 +31,7 @@ from ..models import (
     EngagementPage,
     EnrollmentStatus,
 )
-from ..permissions import activities_client_may_open
+from ..permissions import activities_client_may_open, allowed
 
 # How many engagements the empty dashboard suggests.
 BROWSE_LIMIT = 6
@@ -97,8 +97,8 @@ class ActivityView(ClientViewMixin, View):
             .filter(public_id=public_id)
             .first()
         )
-        if activity is None or not request.user.has_perm(
-            "wagtail_coaching.open_clientactivity", activity
+        if activity is None or not allowed(
+            request.user, "wagtail_coaching.open_clientactivity", activity
         ):
             raise Http404(_("No such step."))
         return activity
