@@ -19,19 +19,40 @@ class CompleteForm(forms.Form):
         return None
 
 
+class ScaleRadioSelect(forms.RadioSelect):
+    """Radio buttons laid out as a scale (its own widget type, for styling)."""
+
+
 class CheckInForm(forms.Form):
+    """A 0-10 score on the check-in's metric, and an optional note."""
+
     score_value = forms.IntegerField(
         label=_("Your score"), min_value=0, max_value=10,
-        widget=forms.NumberInput(attrs={"min": 0, "max": 10, "step": 1}),
+        widget=ScaleRadioSelect(choices=[(i, str(i)) for i in range(0, 11)]),
+        error_messages={
+            "required": _("Choose a score from 0 to 10."),
+            "invalid": _("Choose a score from 0 to 10."),
+            "min_value": _("Choose a score from 0 to 10."),
+            "max_value": _("Choose a score from 0 to 10."),
+        },
     )
     note = forms.CharField(
-        label=_("Anything to add?"), required=False, max_length=2000, widget=forms.Textarea
+        label=_("Anything to add?"), required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
 
     def __init__(self, *args, block_value=None, **kwargs):
         super().__init__(*args, **kwargs)
         if block_value is not None:
-            self.fields["score_value"].label = block_value.get("metric") or _("Your score")
+            field = self.fields["score_value"]
+            field.label = block_value.get("metric") or _("Your score")
+            low, high = block_value.get("low_label"), block_value.get("high_label")
+            if low and high:
+                field.help_text = _("0 means “%(low)s”, 10 means “%(high)s”.") % {
+                    "low": low, "high": high,
+                }
+            else:
+                field.help_text = _("From 0 (lowest) to 10 (highest).")
 
     def response(self):
         note = self.cleaned_data.get("note")
@@ -42,14 +63,22 @@ class CheckInForm(forms.Form):
 
 
 class FeedbackForm(forms.Form):
+    """A 1-5 satisfaction score and an optional comment."""
+
     score_value = forms.TypedChoiceField(
         label=_("Satisfaction"),
         choices=[(i, str(i)) for i in range(1, 6)],
         coerce=int,
-        widget=forms.RadioSelect,
+        widget=ScaleRadioSelect,
+        help_text=_("1 means not at all satisfied, 5 means very satisfied."),
+        error_messages={
+            "required": _("Choose a score from 1 to 5."),
+            "invalid_choice": _("Choose a score from 1 to 5."),
+        },
     )
     comment = forms.CharField(
-        label=_("Comment"), required=False, max_length=4000, widget=forms.Textarea
+        label=_("Anything you would like to tell us?"), required=False, max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
 
     def __init__(self, *args, block_value=None, **kwargs):
@@ -75,9 +104,12 @@ def _question_field(question):
         "label": question.get("label"),
         "required": bool(question.get("required")),
         "help_text": question.get("help_text") or "",
+        "error_messages": {"required": _("Please answer this question.")},
     }
     if kind == "long_text":
-        return forms.CharField(max_length=5000, widget=forms.Textarea, **common)
+        return forms.CharField(
+            max_length=5000, widget=forms.Textarea(attrs={"rows": 5}), **common
+        )
     if kind == "number":
         return forms.DecimalField(max_digits=12, decimal_places=4, **common)
     if kind == "choice":
@@ -109,7 +141,10 @@ class QuestionnaireForm(forms.Form):
             self.fields[f"q{index}"] = _question_field(question)
         consent = block_value.get("consent_text")
         if consent:
-            self.fields["consent"] = forms.BooleanField(label=consent, required=True)
+            self.fields["consent"] = forms.BooleanField(
+                label=consent, required=True,
+                error_messages={"required": _("Tick the box to give your consent.")},
+            )
 
     def response(self):
         answers = []

@@ -1,0 +1,233 @@
+"""The client dashboard: journeys, progress, what comes next, recent events, empty state."""
+
+import datetime
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from wagtail.users.models import UserProfile
+
+from wagtail_coaching.journeys import complete_activity, enroll
+from wagtail_coaching.models import ActivityState, EnrollmentStatus
+from wagtail_coaching.testing.factories import UserFactory, make_engagement
+from wagtail_coaching.testing.programs import activity, sized_program, stage
+
+pytestmark = pytest.mark.django_db
+
+DASHBOARD = reverse("wagtail_coaching:dashboard")
+
+
+def dashboard(client, user):
+    client.force_login(user)
+    response = client.get(DASHBOARD)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def set_time_zone(user, name):
+    profile, _ = UserProfile.objects.get_or_create(user=user)
+    profile.current_time_zone = name
+    profile.save()
+
+
+def test_anonymous_visitor_is_sent_to_login(client):
+    response = client.get(DASHBOARD)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+    assert "coaching" in response["Location"]
+
+
+def test_empty_state_invites_to_browse(client, client_user):
+    make_engagement(title="Resilient Teams", summary="Stay steady")
+    html = dashboard(client, client_user)
+    assert "not enrolled in an engagement yet" in html
+    assert "Resilient Teams" in html
+    assert "Stay steady" in html
+    assert "Browse engagements" in html
+    assert "Recent activity" not in html
+
+
+def test_journey_shows_progress_stages_and_next_step(client, client_user):
+    page = make_engagement(program=sized_program(2, 3), title="Leadership Foundations")
+    enrollment = enroll(client_user, page)
+    first = enrollment.activities.get(stage_position=0, position=0)
+    complete_activity(first, actor=client_user)
+    second = enrollment.activities.get(stage_position=0, position=1)
+
+    html = dashboard(client, client_user)
+
+    assert "Leadership Foundations" in html
+    # Overall progress: a bar and its text alternative.
+    assert re.search(r'<progress class="progress__bar" max="6" value="1"', html)
+    assert "1 of 6 steps done" in html
+    assert "(17%)" in html
+    # Per-stage progress.
+    assert "Stage 1" in html and "Stage 2" in html
+    assert "1 of 3 done" in html
+    assert "0 of 3 done" in html
+    # The next step links to the activity page.
+    next_url = reverse("wagtail_coaching:activity", args=[second.public_id])
+    assert "Your next step" in html
+    assert f'class="button" href="{next_url}"' in html
+    assert "Step 1.2" in html
+    # Locked steps say when they open, and are not links.
+    assert "Opens when you finish the step before" in html
+    third = enrollment.activities.get(stage_position=0, position=2)
+    assert reverse("wagtail_coaching:activity", args=[third.public_id]) not in html
+
+
+def test_upcoming_date_is_shown_in_the_clients_time_zone(client, client_user):
+    # Opens at midnight London time on 1 March 2030, which is still 28 February in New York.
+    program = [stage("Start", [
+        activity("lesson", "Welcome", rule="immediately"),
+        activity("lesson", "Spring lesson", rule="on_date", date=datetime.date(2030, 3, 1)),
+    ])]
+    enroll(client_user, make_engagement(program=program))
+
+    html = dashboard(client, client_user)
+    assert "Coming up" in html
+    assert "Opens on March 1, 2030 at midnight" in html
+
+    set_time_zone(client_user, "America/New_York")
+    html = dashboard(client, client_user)
+    assert "Opens on Feb. 28, 2030 at 7 p.m." in html
+    assert "March 1, 2030" not in html
+    assert 'datetime="2030-02-28T19:00:00-05:00"' in html
+
+
+def test_unknown_time_zone_falls_back_to_the_default(client, client_user):
+    program = [stage("Start", [
+        activity("lesson", "Welcome", rule="immediately"),
+        activity("lesson", "Spring lesson", rule="on_date", date=datetime.date(2030, 3, 1)),
+    ])]
+    enroll(client_user, make_engagement(program=program))
+    set_time_zone(client_user, "Not/AZone")
+    assert "Opens on March 1, 2030 at midnight" in dashboard(client, client_user)
+
+
+def test_manual_steps_say_the_coach_opens_them(client, client_user):
+    program = [stage("Start", [
+        activity("lesson", "Welcome", rule="immediately"),
+        activity("one_to_one", "Kick-off call", rule="manual"),
+    ])]
+    enroll(client_user, make_engagement(program=program))
+    html = dashboard(client, client_user)
+    assert "Coming up" in html
+    assert "Kick-off call" in html
+    assert "Your coach opens this step" in html
+
+
+def test_recent_activity_lists_the_clients_events(client, client_user):
+    page = make_engagement(program=sized_program(1, 3), title="Leadership Foundations")
+    enrollment = enroll(client_user, page)
+    complete_activity(enrollment.activities.get(position=0), actor=client_user)
+
+    html = dashboard(client, client_user)
+    assert "Recent activity" in html
+    assert "You joined Leadership Foundations" in html
+    assert "You completed “Step 1.1”" in html
+    assert "“Step 1.2” opened" in html
+
+
+def test_dashboard_shows_only_the_clients_own_journeys(client, client_user, other_client):
+    mine = make_engagement(title="Mine")
+    theirs = make_engagement(title="Theirs only")
+    enroll(client_user, mine)
+    other_enrollment = enroll(other_client, theirs)
+    complete_activity(other_enrollment.activities.get(stage_position=0, position=0),
+                      actor=other_client)
+
+    html = dashboard(client, client_user)
+    assert "Mine" in html
+    assert "Theirs only" not in html
+    assert "Olly" not in html
+    assert other_client.email not in html
+
+
+def test_paused_and_completed_engagements_say_so(client, client_user):
+    paused = enroll(client_user, make_engagement(title="Paused one"))
+    paused.status = EnrollmentStatus.PAUSED
+    paused.save()
+    done_page = make_engagement(title="Done one", program=[stage("Only", [
+        activity("lesson", "Single", rule="immediately"),
+    ])])
+    done = enroll(client_user, done_page)
+    complete_activity(done.activities.get(), actor=client_user)
+
+    html = dashboard(client, client_user)
+    assert "This engagement is paused" in html
+    assert "You completed this engagement" in html
+    assert "You completed Done one" in html
+
+
+def test_cancelled_enrollments_are_not_shown(client, client_user):
+    enrollment = enroll(client_user, make_engagement(title="Cancelled one"))
+    enrollment.status = EnrollmentStatus.CANCELLED
+    enrollment.save()
+    html = dashboard(client, client_user)
+    assert "not enrolled in an engagement yet" in html
+    assert 'class="card journey' not in html
+    assert "Your journey" not in html
+
+
+def test_names_and_titles_are_escaped(client):
+    user = UserFactory(username="evil", first_name="<script>alert('name')</script>")
+    program = [stage("<script>alert('stage')</script>", [
+        activity("lesson", "<script>alert('title')</script>", rule="immediately"),
+    ])]
+    enroll(user, make_engagement(program=program, title="<b>Bold</b> engagement"))
+
+    html = dashboard(client, user)
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#x27;name&#x27;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#x27;title&#x27;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#x27;stage&#x27;)&lt;/script&gt;" in html
+    assert "<b>Bold</b>" not in html
+
+
+def _dashboard_queries(client, user):
+    client.force_login(user)
+    client.get(DASHBOARD)  # warm caches that are filled once per process (site root paths)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(DASHBOARD)
+    assert response.status_code == 200
+    return len(queries), response.content.decode()
+
+
+def test_query_count_does_not_grow_with_enrollments_or_activities(client):
+    small = UserFactory(username="small")
+    enrollment = enroll(small, make_engagement(program=sized_program(1, 5), title="Small"))
+    complete_activity(enrollment.activities.get(position=0), actor=small)
+
+    large = UserFactory(username="large")
+    for index in range(5):
+        page = make_engagement(program=sized_program(4, 10), title=f"Large {index}")
+        enrollment = enroll(large, page)
+        complete_activity(enrollment.activities.get(stage_position=0, position=0), actor=large)
+
+    small_count, small_html = _dashboard_queries(client, small)
+    large_count, large_html = _dashboard_queries(client, large)
+
+    assert small_html.count('class="step ') == 5
+    assert large_html.count('class="step ') == 200
+    assert small_count == large_count, (small_count, large_count)
+
+
+def test_query_count_is_small_and_fixed(client, client_user):
+    enroll(client_user, make_engagement(program=sized_program(2, 3)))
+    count, _ = _dashboard_queries(client, client_user)
+    # Session, user, profile, enrollments, activities, events and the site lookup: a handful.
+    assert count <= 10, count
+
+
+def test_completed_state_of_steps_is_marked(client, client_user):
+    page = make_engagement(program=sized_program(1, 3))
+    enrollment = enroll(client_user, page)
+    complete_activity(enrollment.activities.get(position=0), actor=client_user)
+    html = dashboard(client, client_user)
+    assert html.count("step--completed") == 1
+    assert html.count("step--available") == 1
+    assert html.count("step--locked") == 1
+    assert enrollment.activities.filter(state=ActivityState.COMPLETED).count() == 1
