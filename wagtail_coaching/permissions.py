@@ -322,9 +322,11 @@ def scopes_of(user, action):
 def allowed(user, action, obj=None):
     """Whether ``user`` may do ``action`` on ``obj`` (or on any object, with ``obj=None``).
 
-    Unlike ``user.has_perm`` a superuser is not let through everything: a superuser is a
-    coaching admin, and what admins may do is in the matrix.
+    ``action`` is a matrix key (``"view_enrollment"``; the ``"wagtail_coaching."`` prefix
+    is accepted too). Unlike ``user.has_perm`` a superuser is not let through everything:
+    a superuser is a coaching admin, and what admins may do is in the matrix.
     """
+    action = action.removeprefix("wagtail_coaching.")
     return rules.has_perm(f"wagtail_coaching.{action}", user, obj)
 
 

@@ -97,9 +97,7 @@ class ActivityView(ClientViewMixin, View):
             .filter(public_id=public_id)
             .first()
         )
-        if activity is None or not allowed(
-            request.user, "wagtail_coaching.open_clientactivity", activity
-        ):
+        if activity is None or not allowed(request.user, "open_clientactivity", activity):
             raise Http404(_("No such step."))
         return activity
 
