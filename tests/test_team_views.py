@@ -95,3 +95,16 @@ def test_consent_controls_what_hr_sees(client, db):
     client.post(url, {"share_progress": "no"})
     assert not visible(hr, "view_enrollment").exists()
     assert user.coaching_enrollments.get().events.filter(kind="consent_changed").count() == 2
+
+
+def test_dashboard_shows_the_coach_or_the_choice(client, choice):
+    page, enrollment, user, (nia, full) = choice
+    client.force_login(user)
+    dashboard = reverse("wagtail_coaching:dashboard")
+    text = client.get(dashboard).text
+    assert reverse("wagtail_coaching:choose_coach", args=[enrollment.public_id]) in text
+    client.post(reverse("wagtail_coaching:choose_coach", args=[enrollment.public_id]),
+                {"coach": nia.pk})
+    text = client.get(dashboard).text
+    assert "Your coach: Nia Coach" in text
+    assert reverse("wagtail_coaching:choose_coach", args=[enrollment.public_id]) not in text

@@ -36,6 +36,17 @@ class JourneySummary:
     total: int
     next_step: ClientActivity | None
     upcoming: list
+    coaches: list = field(default_factory=list)
+
+    @property
+    def can_choose_coach(self):
+        from ..models import AssignmentMethod
+
+        return (
+            self.enrollment.is_open
+            and self.enrollment.engagement.assignment_policy == AssignmentMethod.CLIENT_CHOICE
+            and not any(a.role == "coach" for a in self.coaches)
+        )
 
     @property
     def percent(self):
@@ -75,7 +86,9 @@ def enrollment_outline(enrollment):
 
 
 def client_dashboard(user):
-    """Everything the client dashboard shows: three queries in all."""
+    """Everything the client dashboard shows, in a fixed number of queries."""
+    from .assignment import coaches_of
+
     enrollments = list(
         Enrollment.objects.filter(client=user)
         .exclude(status="cancelled")
@@ -84,6 +97,9 @@ def client_dashboard(user):
     )
     rows = _rows_for([e.pk for e in enrollments])
     journeys = [_summarise(e, rows[e.pk]) for e in enrollments]
+    coaches = coaches_of([e.pk for e in enrollments]) if enrollments else {}
+    for journey in journeys:
+        journey.coaches = coaches.get(journey.enrollment.pk, [])
     recent = list(
         JourneyEvent.objects.filter(enrollment__client=user)
         .select_related("activity", "enrollment__engagement")
