@@ -359,6 +359,13 @@ for _action in MATRIX:
     rules.set_perm(f"wagtail_coaching.{_action}", _predicate(_action))
 
 
+# Staff roles get into the Wagtail admin without a hand-made group permission (with rules'
+# ObjectPermissionBackend in AUTHENTICATION_BACKENDS, as the README asks).
+rules.add_perm(
+    "wagtailadmin.access_admin", rules.predicate(is_staff_role, name="is_coaching_staff")
+)
+
+
 def matrix_markdown():
     """The matrix as a Markdown table (the README's copy is checked against this)."""
     header = "| action | " + " | ".join(ROLES) + " |"

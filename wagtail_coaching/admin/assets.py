@@ -1,0 +1,19 @@
+"""The script and style sheet every admin page loads: they open client cards in a slide-out
+panel wherever a client is named."""
+
+from django.templatetags.static import static
+from django.utils.html import format_html
+
+
+def global_admin_js():
+    """``insert_global_admin_js`` hook."""
+    return format_html(
+        '<script src="{}" defer></script>', static("wagtail_coaching/admin/client-card.js")
+    )
+
+
+def global_admin_css():
+    """``insert_global_admin_css`` hook."""
+    return format_html(
+        '<link rel="stylesheet" href="{}">', static("wagtail_coaching/admin/coaching.css")
+    )

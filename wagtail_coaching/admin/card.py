@@ -1,0 +1,310 @@
+"""The client card: everything about one client the viewer may see, and what they may do.
+
+``GET client/<public_id>/`` is a full admin page; with ``?panel=1`` (or an
+``X-Requested-With``/``HX-Request`` header) it is the fragment the admin's script shows in a
+slide-out dialog. Each action is a POST to its own URL and goes through the journey
+services, which record it in the timeline; the answer is a message and a redirect back to
+the card.
+
+The enrollment is looked up inside ``visible(user, "view_enrollment")`` (404 otherwise),
+then the action is checked with ``allowed()`` (403 otherwise).
+"""
+
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
+
+from ..journeys import (
+    JourneyError,
+    add_extra_activity,
+    add_note,
+    assign_coach,
+    pause_enrollment,
+    resume_enrollment,
+    skip_activity,
+    unlock_activity,
+)
+from ..journeys.queries import enrollment_outline
+from ..models import (
+    AssignmentMethod,
+    CoachAssignment,
+    EnrollmentStatus,
+    EventKind,
+    JourneyEvent,
+)
+from ..permissions import allowed, visible
+from .display import card_url, person
+from .forms import (
+    ActivityForm,
+    ExtraActivityForm,
+    NoFieldsForm,
+    NoteForm,
+    ReassignForm,
+    coach_choices,
+    extra_activity_value,
+    first_error,
+)
+from .permission import forbidden, may_use_admin, refusing, wants_fragment
+
+# Timeline entries shown per enrollment.
+TIMELINE_LENGTH = 40
+
+
+@dataclass
+class EnrollmentCard:
+    """One enrollment of the client, as this viewer may see it."""
+
+    enrollment: object
+    outline: object
+    can_change: bool
+    can_reassign: bool
+    show_detail: bool
+    current_coaches: list = field(default_factory=list)
+    past_coaches: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    events: list = field(default_factory=list)
+    coach_choices: list = field(default_factory=list)
+    extra_form: object = None
+    note_form: object = None
+
+    @property
+    def is_active(self):
+        return self.enrollment.status == EnrollmentStatus.ACTIVE
+
+    @property
+    def is_paused(self):
+        return self.enrollment.status == EnrollmentStatus.PAUSED
+
+
+def _event_text(event, names):
+    """What a timeline entry says; never a note's text or a score (those need the detail)."""
+    label = event.get_kind_display()
+    data = event.data or {}
+    if event.kind in (EventKind.COACH_ASSIGNED, EventKind.COACH_HANDOFF) and data.get("coach"):
+        return f"{label}: {names.get(data['coach'], '')}".rstrip(": ")
+    if event.kind == EventKind.STATUS_CHANGED and data.get("to"):
+        return f"{label}: {EnrollmentStatus(data['to']).label}"
+    if event.activity is not None:
+        return f"{label}: {event.activity.title}"
+    if event.kind == EventKind.EXTRA_ADDED and data.get("title"):
+        return f"{label}: {data['title']}"
+    return label
+
+
+def answer_lines(response):
+    """A client's answers to one activity as (question, answer) pairs."""
+    if not response:
+        return []
+    if not isinstance(response, dict):
+        return [("", str(response))]
+    lines = []
+    for item in response.get("answers") or []:
+        answer = item.get("answer")
+        if isinstance(answer, list):
+            answer = ", ".join(str(a) for a in answer)
+        lines.append((item.get("question") or "", "" if answer is None else str(answer)))
+    for key, label in (("note", _("Note")), ("comment", _("Comment"))):
+        if response.get(key):
+            lines.append((label, str(response[key])))
+    return lines
+
+
+def client_card(user, enrollment):
+    """The card of ``enrollment``'s client: every enrollment of theirs ``user`` may see
+    (``enrollment`` first), with what each may show and which actions each allows."""
+    client = enrollment.client
+    enrollments = [enrollment] + list(
+        visible(user, "view_enrollment")
+        .filter(client_id=client.pk)
+        .exclude(pk=enrollment.pk)
+        .select_related("engagement", "company", "cohort")
+        .order_by("-created_at")
+    )
+    ids = [e.pk for e in enrollments]
+    assignments = list(
+        CoachAssignment.objects.filter(enrollment_id__in=ids)
+        .select_related("coach")
+        .order_by("-started_at", "-pk")
+    )
+    names = {a.coach_id: person(a.coach) for a in assignments}
+    notes = list(
+        visible(user, "view_sessionnote")
+        .filter(enrollment_id__in=ids)
+        .select_related("author")
+        .order_by("-created_at", "-pk")
+    )
+    cards = []
+    for e in enrollments:
+        can_change = allowed(user, "change_enrollment", e)
+        can_reassign = allowed(user, "reassign_enrollment", e) and e.is_open
+        show_detail = allowed(user, "view_journey_detail", e)
+        mine = [a for a in assignments if a.enrollment_id == e.pk]
+        card = EnrollmentCard(
+            enrollment=e,
+            outline=enrollment_outline(e),
+            can_change=can_change,
+            can_reassign=can_reassign,
+            show_detail=show_detail,
+            current_coaches=[a for a in mine if a.ended_at is None],
+            past_coaches=[a for a in mine if a.ended_at is not None],
+            notes=[n for n in notes if n.enrollment_id == e.pk],
+        )
+        if show_detail:
+            for stage in card.outline.stages:
+                for row in stage.activities:
+                    row.answer_lines = answer_lines(row.response)
+            events = (
+                JourneyEvent.objects.filter(enrollment=e)
+                .select_related("actor", "activity")
+                .order_by("-at", "-pk")[:TIMELINE_LENGTH]
+            )
+            card.events = [(ev, _event_text(ev, names)) for ev in events]
+        if can_change and e.is_open:
+            card.extra_form = ExtraActivityForm(enrollment=e, auto_id=f"id_extra_{e.pk}_%s")
+        if can_change:
+            card.note_form = NoteForm(auto_id=f"id_note_{e.pk}_%s")
+        if can_reassign:
+            card.coach_choices = coach_choices(e)
+        cards.append(card)
+    return {"client": client, "client_name": person(client), "cards": cards}
+
+
+class CoachingAdminView(View):
+    """Staff only; a PermissionDenied anywhere below becomes the 403 page."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not may_use_admin(request.user):
+            return forbidden(request)
+        return refusing(super().dispatch, request, *args, **kwargs)
+
+
+class EnrollmentLookupMixin:
+    def get_enrollment(self, public_id):
+        enrollment = (
+            visible(self.request.user, "view_enrollment")
+            .select_related("client", "engagement", "company", "cohort")
+            .filter(public_id=public_id)
+            .first()
+        )
+        if enrollment is None:
+            raise Http404
+        return enrollment
+
+
+class ClientCardView(EnrollmentLookupMixin, CoachingAdminView):
+    http_method_names = ["get", "head"]
+
+    def get(self, request, public_id):
+        enrollment = self.get_enrollment(public_id)
+        context = client_card(request.user, enrollment)
+        if wants_fragment(request):
+            return TemplateResponse(
+                request, "wagtail_coaching/admin/client_card_panel.html",
+                {**context, "fragment": True},
+            )
+        context.update(
+            header_title=context["client_name"],
+            breadcrumbs_items=[
+                {"url": reverse("wagtailadmin_home"), "label": _("Home")},
+                {"url": reverse("coaching_clients_modeladmin_index"), "label": _("Clients")},
+                {"url": "", "label": context["client_name"]},
+            ],
+            header_icon="user",
+        )
+        return TemplateResponse(request, "wagtail_coaching/admin/client_card.html", context)
+
+
+class EnrollmentActionView(EnrollmentLookupMixin, CoachingAdminView):
+    """One action of the card: check, validate, call the service, say what happened."""
+
+    http_method_names = ["post"]
+    permission = "change_enrollment"
+    form_class = NoFieldsForm
+
+    def post(self, request, public_id):
+        enrollment = self.get_enrollment(public_id)
+        if not allowed(request.user, self.permission, enrollment):
+            return forbidden(request)
+        form = self.form_class(request.POST, enrollment=enrollment)
+        if not form.is_valid():
+            messages.error(request, first_error(form))
+        else:
+            try:
+                done = self.perform(enrollment, form.cleaned_data)
+            except JourneyError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, done)
+        return redirect(card_url(enrollment, fragment=wants_fragment(request)))
+
+    def perform(self, enrollment, data):
+        raise NotImplementedError
+
+
+class AddExtraActivityView(EnrollmentActionView):
+    form_class = ExtraActivityForm
+
+    def perform(self, enrollment, data):
+        row = add_extra_activity(
+            enrollment, data["kind"],
+            extra_activity_value(data["kind"], data["title"], data["text"]),
+            actor=self.request.user, stage_block_id=data["stage"] or "",
+        )
+        return _("“%(title)s” was added to the journey.") % {"title": row.title}
+
+
+class UnlockActivityView(EnrollmentActionView):
+    form_class = ActivityForm
+
+    def perform(self, enrollment, data):
+        activity = unlock_activity(data["activity"], actor=self.request.user)
+        return _("“%(title)s” is open.") % {"title": activity.title}
+
+
+class SkipActivityView(EnrollmentActionView):
+    form_class = ActivityForm
+
+    def perform(self, enrollment, data):
+        activity = skip_activity(data["activity"], actor=self.request.user)
+        return _("“%(title)s” was skipped.") % {"title": activity.title}
+
+
+class ReassignCoachView(EnrollmentActionView):
+    permission = "reassign_enrollment"
+    form_class = ReassignForm
+
+    def perform(self, enrollment, data):
+        assignment = assign_coach(
+            enrollment, coach=data["coach"], method=AssignmentMethod.MANUAL,
+            actor=self.request.user,
+        )
+        return _("%(coach)s now coaches this client.") % {"coach": person(assignment.coach)}
+
+
+class PauseView(EnrollmentActionView):
+    def perform(self, enrollment, data):
+        pause_enrollment(enrollment, actor=self.request.user)
+        return _("The engagement is paused.")
+
+
+class ResumeView(EnrollmentActionView):
+    def perform(self, enrollment, data):
+        resume_enrollment(enrollment, actor=self.request.user)
+        return _("The engagement is running again.")
+
+
+class AddNoteView(EnrollmentActionView):
+    form_class = NoteForm
+
+    def perform(self, enrollment, data):
+        add_note(
+            enrollment, author=self.request.user, body=data["body"],
+            visibility=data["visibility"],
+        )
+        return _("The note was added.")

@@ -1,0 +1,456 @@
+"""The "Coaching" menu: clients, teams, coaches, companies and cohorts, built on
+wagtail-modeladmin with every list and permission taken from the matrix."""
+
+from django.contrib.admin import display
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.urls import re_path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from wagtail.admin.panels import FieldPanel, InlinePanel, ObjectList
+from wagtail_modeladmin.helpers import ButtonHelper
+from wagtail_modeladmin.options import ModelAdmin, ModelAdminGroup
+from wagtail_modeladmin.views import CreateView, EditView, InspectView
+
+from ..journeys.queries import VISIBLE_STATES
+from ..models import (
+    DONE_STATES,
+    OPEN_STATUSES,
+    ClientActivity,
+    CoachAssignment,
+    CoachProfile,
+    Cohort,
+    Company,
+    Enrollment,
+    Team,
+    TeamMembership,
+)
+from ..permissions import visible
+from .display import card_link, person
+from .enrolling import EnrollClientView
+from .filters import CoachFilter, CohortFilter, CompanyFilter, EngagementFilter
+from .permission import (
+    CoachProfilePermissionHelper,
+    CohortPermissionHelper,
+    CompanyPermissionHelper,
+    EnrollmentPermissionHelper,
+    TeamPermissionHelper,
+    may,
+    may_use_admin,
+    refusing,
+)
+
+
+def _count(queryset, field):
+    """A correlated count, immune to the joins of the outer query."""
+    return Coalesce(
+        Subquery(
+            queryset.order_by().values(field).annotate(n=Count("pk")).values("n")[:1],
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+class MatrixModelAdmin(ModelAdmin):
+    """A ModelAdmin whose lists are ``visible()`` and whose objects exist only there.
+
+    Only the views in ``admin_views`` get URLs: nothing is deleted here, and modeladmin's
+    history view (which checks no permission of its own) is left out.
+    """
+
+    admin_views = ("index", "create", "edit", "inspect")
+    history_view_enabled = False
+
+    @property
+    def view_action(self):
+        return self.permission_helper.view_action
+
+    def get_queryset(self, request):
+        if not may_use_admin(request.user):
+            return self.model.objects.none()
+        queryset = visible(request.user, self.view_action)
+        ordering = self.get_ordering(request)
+        return queryset.order_by(*ordering) if ordering else queryset
+
+    def get_visible_object(self, request, instance_pk):
+        """The object, if the viewer may see it; otherwise it does not exist."""
+        if not str(instance_pk).isdigit():
+            raise Http404
+        obj = self.get_queryset(request).filter(pk=instance_pk).first()
+        if obj is None:
+            raise Http404
+        return obj
+
+    def get_admin_urls_for_registration(self):
+        return tuple(
+            re_path(
+                self.url_helper.get_action_url_pattern(action),
+                getattr(self, f"{action}_view"),
+                name=self.url_helper.get_action_url_name(action),
+            )
+            for action in self.admin_views
+        )
+
+    def register_indexing(self):
+        # Wagtail's reference index would add work to every save the journey services
+        # make; nothing in the coaching admin needs usage counts.
+        pass
+
+    def index_view(self, request):
+        return refusing(super().index_view, request)
+
+    def create_view(self, request):
+        return refusing(super().create_view, request)
+
+    def edit_view(self, request, instance_pk):
+        self.get_visible_object(request, instance_pk)
+        return refusing(super().edit_view, request, instance_pk)
+
+    def inspect_view(self, request, instance_pk):
+        self.get_visible_object(request, instance_pk)
+        return refusing(super().inspect_view, request, instance_pk)
+
+    def delete_view(self, request, instance_pk):
+        raise Http404
+
+    def history_view(self, request, instance_pk):
+        raise Http404
+
+
+class ContextInspectView(InspectView):
+    """modeladmin's inspect view, with ``extra_context(request, instance)`` from the
+    ModelAdmin for what its fields list cannot show."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(self.model_admin.extra_context(self.request, self.instance))
+        return context
+
+
+# -- Clients ---------------------------------------------------------------------------------
+
+class ClientsButtonHelper(ButtonHelper):
+    def add_button(self, classnames_add=None, classnames_exclude=None):
+        button = super().add_button(classnames_add, classnames_exclude)
+        button["label"] = _("Enroll a client")
+        button["title"] = _("Enroll a client in an engagement")
+        return button
+
+
+class ClientsAdmin(MatrixModelAdmin):
+    """Enrollments the viewer may see. No generic edit or delete: a journey changes through
+    the client card's actions, each with its own permission."""
+
+    model = Enrollment
+    menu_label = gettext_lazy("Clients")
+    menu_icon = "user"
+    base_url_path = "coaching/clients"
+    permission_helper_class = EnrollmentPermissionHelper
+    button_helper_class = ClientsButtonHelper
+    admin_views = ("index", "create")
+    list_display = (
+        "client_name", "engagement_title", "status", "coaches", "progress", "company", "cohort",
+    )
+    list_display_add_buttons = "client_name"
+    list_filter = (EngagementFilter, CoachFilter, "status", CompanyFilter, CohortFilter)
+    search_fields = ("client__first_name", "client__last_name", "client__email")
+    ordering = ("client__last_name", "client__first_name", "pk")
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        seen = super().get_queryset(request).order_by().values("pk")
+        activities = ClientActivity.objects.filter(enrollment=OuterRef("pk"))
+        return (
+            Enrollment.objects.filter(pk__in=seen)
+            .select_related("client", "engagement", "company", "cohort")
+            .annotate(
+                steps_done=_count(activities.filter(state__in=DONE_STATES), "enrollment"),
+                steps_total=_count(activities.filter(state__in=VISIBLE_STATES), "enrollment"),
+            )
+            .prefetch_related(
+                Prefetch(
+                    "assignments",
+                    queryset=CoachAssignment.objects.filter(ended_at__isnull=True)
+                    .select_related("coach")
+                    .order_by("role", "pk"),
+                    to_attr="current_assignments",
+                )
+            )
+            .order_by(*self.get_ordering(request))
+        )
+
+    def create_view(self, request):
+        return refusing(EnrollClientView.as_view(model_admin=self), request)
+
+    def register_admin_url_finders(self):
+        # Enrollments have no edit view to find.
+        pass
+
+    @display(description=gettext_lazy("client"), ordering="client__last_name")
+    def client_name(self, enrollment):
+        return card_link(enrollment)
+
+    @display(description=gettext_lazy("engagement"), ordering="engagement__title")
+    def engagement_title(self, enrollment):
+        return enrollment.engagement.title
+
+    @display(description=gettext_lazy("coaches"))
+    def coaches(self, enrollment):
+        return ", ".join(person(a.coach) for a in enrollment.current_assignments)
+
+    @display(description=gettext_lazy("progress"))
+    def progress(self, enrollment):
+        total = enrollment.steps_total
+        return f"{round(100 * enrollment.steps_done / total) if total else 0}%"
+
+
+# -- Teams -----------------------------------------------------------------------------------
+
+class TeamsAdmin(MatrixModelAdmin):
+    """Admins create and edit teams and their members; coaches see their own teams."""
+
+    model = Team
+    menu_label = gettext_lazy("Teams")
+    menu_icon = "group"
+    base_url_path = "coaching/teams"
+    permission_helper_class = TeamPermissionHelper
+    inspect_view_enabled = True
+    inspect_view_class = ContextInspectView
+    inspect_view_fields = ["name", "description"]
+    inspect_template_name = "wagtail_coaching/admin/team_inspect.html"
+    list_display = ("name", "members")
+    search_fields = ("name",)
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("description"),
+        InlinePanel(
+            "memberships",
+            heading=gettext_lazy("Members"),
+            label=gettext_lazy("Member"),
+            panels=[FieldPanel("user"), FieldPanel("role"), FieldPanel("capacity"),
+                    FieldPanel("active")],
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related(
+            Prefetch(
+                "memberships",
+                queryset=TeamMembership.objects.select_related("user").order_by(
+                    "user__first_name", "user__last_name", "pk"
+                ),
+            )
+        )
+
+    @display(description=gettext_lazy("members"))
+    def members(self, team):
+        return ", ".join(
+            f"{person(m.user)} ({m.get_role_display()})"
+            for m in team.memberships.all() if m.active
+        )
+
+    def extra_context(self, request, team):
+        return {
+            "memberships": team.memberships.select_related("user").order_by(
+                "-active", "user__first_name", "user__last_name", "pk"
+            )
+        }
+
+
+# -- Coaches ---------------------------------------------------------------------------------
+
+COACH_PANELS = [
+    "user", "bio", "specialties", "languages", "time_zone", "photo", "active", "max_clients",
+]
+
+
+class CoachCreateView(CreateView):
+    def get_edit_handler(self):
+        return ObjectList([FieldPanel(name) for name in COACH_PANELS]).bind_to_model(
+            CoachProfile
+        )
+
+
+class CoachEditView(EditView):
+    """The coach a profile belongs to never changes; how many clients a coach takes is the
+    admins' call (those who may create profiles), not the coach's own."""
+
+    def get_edit_handler(self):
+        names = [n for n in COACH_PANELS if n != "user"]
+        if not self.permission_helper.user_can_create(self.request.user):
+            names.remove("max_clients")
+        return ObjectList([FieldPanel(name) for name in names]).bind_to_model(CoachProfile)
+
+
+class CoachesAdmin(MatrixModelAdmin):
+    model = CoachProfile
+    menu_label = gettext_lazy("Coaches")
+    menu_icon = "user"
+    base_url_path = "coaching/coaches"
+    permission_helper_class = CoachProfilePermissionHelper
+    create_view_class = CoachCreateView
+    edit_view_class = CoachEditView
+    inspect_view_enabled = True
+    inspect_view_class = ContextInspectView
+    inspect_view_fields = ["bio", "specialties", "languages", "time_zone", "active", "max_clients"]
+    inspect_template_name = "wagtail_coaching/admin/coach_inspect.html"
+    list_display = ("coach_name", "active", "load", "teams")
+    search_fields = ("user__first_name", "user__last_name", "user__email")
+
+    def get_queryset(self, request):
+        load = CoachAssignment.objects.filter(
+            coach=OuterRef("user_id"), ended_at__isnull=True,
+            enrollment__status__in=OPEN_STATUSES,
+        )
+        teams = TeamMembership.objects.filter(
+            active=True, team__in=visible(request.user, "view_team")
+        ).select_related("team").order_by("team__name")
+        return (
+            super().get_queryset(request)
+            .select_related("user")
+            .annotate(current_load=_count(load, "coach"))
+            .prefetch_related(
+                Prefetch("user__coaching_memberships", queryset=teams, to_attr="seen_teams")
+            )
+        )
+
+    @display(description=gettext_lazy("coach"), ordering="user__first_name")
+    def coach_name(self, profile):
+        return person(profile.user)
+
+    @display(description=gettext_lazy("clients now / most"))
+    def load(self, profile):
+        return f"{profile.current_load} / {profile.max_clients}"
+
+    @display(description=gettext_lazy("teams"))
+    def teams(self, profile):
+        return ", ".join(dict.fromkeys(m.team.name for m in profile.user.seen_teams))
+
+    def extra_context(self, request, profile):
+        profile = self.get_queryset(request).get(pk=profile.pk)
+        return {
+            "coach": profile,
+            "coach_name": person(profile.user),
+            "load": self.load(profile),
+            "teams": self.teams(profile),
+        }
+
+
+# -- Companies -------------------------------------------------------------------------------
+
+class CompaniesAdmin(MatrixModelAdmin):
+    """Admins manage companies and their HR partners; an HR partner sees their company."""
+
+    model = Company
+    menu_label = gettext_lazy("Companies")
+    menu_icon = "site"
+    base_url_path = "coaching/companies"
+    permission_helper_class = CompanyPermissionHelper
+    inspect_view_enabled = True
+    inspect_view_class = ContextInspectView
+    inspect_view_fields = ["name"]
+    inspect_template_name = "wagtail_coaching/admin/company_inspect.html"
+    list_display = ("name", "hr_partner_names", "clients")
+    search_fields = ("name",)
+    panels = [FieldPanel("name"), FieldPanel("hr_partners")]
+
+    def get_queryset(self, request):
+        seen = visible(request.user, "view_enrollment").order_by().values("pk")
+        clients = Enrollment.objects.filter(company=OuterRef("pk"), pk__in=seen)
+        return (
+            super().get_queryset(request)
+            .prefetch_related("hr_partners")
+            .annotate(client_count=_count(clients, "company"))
+        )
+
+    @display(description=gettext_lazy("HR partners"))
+    def hr_partner_names(self, company):
+        return ", ".join(sorted(person(u) for u in company.hr_partners.all()))
+
+    @display(description=gettext_lazy("clients you can see"))
+    def clients(self, company):
+        return company.client_count
+
+    def extra_context(self, request, company):
+        return {
+            "hr_partners": sorted(person(u) for u in company.hr_partners.all()),
+            "enrollments": visible(request.user, "view_enrollment")
+            .filter(company=company)
+            .select_related("client", "engagement")
+            .order_by("client__last_name", "client__first_name", "pk"),
+        }
+
+
+# -- Cohorts ---------------------------------------------------------------------------------
+
+class CohortsButtonHelper(ButtonHelper):
+    def get_buttons_for_obj(self, obj, exclude=None, classnames_add=None,
+                            classnames_exclude=None):
+        buttons = super().get_buttons_for_obj(obj, exclude, classnames_add, classnames_exclude)
+        if may(self.request.user, "change_cohort", obj):
+            buttons.append({
+                "url": reverse("wagtail_coaching_admin:enroll_cohort", args=[obj.pk]),
+                "label": _("Enroll members"),
+                "classname": self.finalise_classname(
+                    ["button-secondary", *(classnames_add or [])]
+                ),
+                "title": _("Enroll the cohort's members in its engagement"),
+            })
+        return buttons
+
+
+class CohortsAdmin(MatrixModelAdmin):
+    model = Cohort
+    menu_label = gettext_lazy("Cohorts")
+    menu_icon = "calendar"
+    base_url_path = "coaching/cohorts"
+    permission_helper_class = CohortPermissionHelper
+    button_helper_class = CohortsButtonHelper
+    inspect_view_enabled = True
+    inspect_view_class = ContextInspectView
+    inspect_view_fields = ["name", "company", "engagement", "start_date"]
+    inspect_template_name = "wagtail_coaching/admin/cohort_inspect.html"
+    list_display = ("name", "company", "engagement_title", "start_date", "member_count")
+    search_fields = ("name",)
+    panels = [
+        FieldPanel("name"), FieldPanel("company"), FieldPanel("engagement"),
+        FieldPanel("start_date"), FieldPanel("members"),
+    ]
+
+    def get_queryset(self, request):
+        members = Cohort.members.through.objects.filter(cohort_id=OuterRef("pk"))
+        return (
+            super().get_queryset(request)
+            .select_related("company", "engagement")
+            .annotate(members_total=_count(members, "cohort_id"))
+        )
+
+    @display(description=gettext_lazy("engagement"))
+    def engagement_title(self, cohort):
+        return cohort.engagement.title
+
+    @display(description=gettext_lazy("members"))
+    def member_count(self, cohort):
+        return cohort.members_total
+
+    def extra_context(self, request, cohort):
+        return {
+            "member_total": cohort.members.count(),
+            "enrollments": visible(request.user, "view_enrollment")
+            .filter(cohort=cohort)
+            .select_related("client", "engagement")
+            .order_by("client__last_name", "client__first_name", "pk"),
+            "can_enroll": may(request.user, "change_cohort", cohort),
+        }
+
+
+class CoachingAdminGroup(ModelAdminGroup):
+    """One "Coaching" menu; each item shows only to roles the matrix lets list it."""
+
+    menu_label = gettext_lazy("Coaching")
+    menu_icon = "group"
+    menu_order = 250
+    items = (ClientsAdmin, TeamsAdmin, CoachesAdmin, CompaniesAdmin, CohortsAdmin)
+

@@ -1,0 +1,131 @@
+"""Dashboard panels for the people who work on journeys (coaches and admins: the roles with
+``change_enrollment``), over the clients they may see. Each panel runs a fixed number of
+queries, however many clients there are."""
+
+import datetime
+
+from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.utils import timezone
+from wagtail.admin.ui.components import Component
+
+from ..blocks import ACTIVITY_BLOCKS
+from ..conf import coaching_settings
+from ..models import (
+    ActivityState,
+    ClientActivity,
+    Enrollment,
+    EnrollmentStatus,
+    EventKind,
+    JourneyEvent,
+)
+from ..permissions import visible
+from .display import card_url, person
+from .permission import may
+
+# Activities a coach completes with the client (a 1:1 allotment, a group session).
+COACH_COMPLETED_KINDS = tuple(
+    kind for kind, block in ACTIVITY_BLOCKS.items() if not block.client_completes
+)
+PANEL_LENGTH = 10
+
+
+def _seen(user):
+    return visible(user, "view_enrollment").order_by().values("pk")
+
+
+def clients_needing_attention(user, now=None, limit=PANEL_LENGTH):
+    """Active clients with a coach-completed step waiting, or with nothing in their timeline
+    for ``ATTENTION_AFTER_DAYS`` days; the quietest first. One query."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=coaching_settings.ATTENTION_AFTER_DAYS)
+    waiting = ClientActivity.objects.filter(
+        enrollment=OuterRef("pk"), state=ActivityState.AVAILABLE,
+        kind__in=COACH_COMPLETED_KINDS,
+    ).order_by("stage_position", "position")
+    last_event = JourneyEvent.objects.filter(enrollment=OuterRef("pk")).order_by("-at")
+    rows = (
+        Enrollment.objects.filter(pk__in=_seen(user), status=EnrollmentStatus.ACTIVE)
+        .annotate(
+            step_waiting=Exists(waiting),
+            waiting_title=Subquery(waiting.values("title")[:1]),
+            last_event_at=Subquery(last_event.values("at")[:1]),
+        )
+        .filter(
+            Q(step_waiting=True) | Q(last_event_at__lt=cutoff) | Q(last_event_at__isnull=True)
+        )
+        .select_related("client", "engagement")
+        .order_by(F("last_event_at").asc(nulls_first=True), "pk")[:limit]
+    )
+    return [
+        {
+            "name": person(e.client),
+            "url": card_url(e),
+            "engagement": e.engagement.title,
+            "waiting": e.waiting_title if e.step_waiting else None,
+            "quiet_since": e.last_event_at if not e.step_waiting else None,
+        }
+        for e in rows
+    ]
+
+
+def recent_completions(user, limit=PANEL_LENGTH):
+    """The latest completed steps and engagements among the clients ``user`` may see."""
+    events = (
+        JourneyEvent.objects.filter(
+            enrollment_id__in=_seen(user),
+            kind__in=(EventKind.COMPLETED, EventKind.ENROLLMENT_COMPLETED),
+        )
+        .select_related("enrollment__client", "enrollment__engagement", "activity")
+        .order_by("-at", "-pk")[:limit]
+    )
+    return [
+        {
+            "name": person(ev.enrollment.client),
+            "url": card_url(ev.enrollment),
+            "engagement": ev.enrollment.engagement.title,
+            "what": ev.activity.title if ev.activity is not None else ev.get_kind_display(),
+            "at": ev.at,
+        }
+        for ev in events
+    ]
+
+
+class CoachingPanel(Component):
+    def __init__(self, request):
+        self.request = request
+
+    def get_context_data(self, parent_context=None):
+        return {"rows": self.rows(self.request.user), "request": self.request}
+
+    def rows(self, user):
+        raise NotImplementedError
+
+
+class ClientsNeedingAttentionPanel(CoachingPanel):
+    name = "coaching_attention"
+    order = 40
+    template_name = "wagtail_coaching/admin/panels/attention.html"
+
+    def get_context_data(self, parent_context=None):
+        context = super().get_context_data(parent_context)
+        context["days"] = coaching_settings.ATTENTION_AFTER_DAYS
+        return context
+
+    def rows(self, user):
+        return clients_needing_attention(user)
+
+
+class RecentCompletionsPanel(CoachingPanel):
+    name = "coaching_completions"
+    order = 45
+    template_name = "wagtail_coaching/admin/panels/completions.html"
+
+    def rows(self, user):
+        return recent_completions(user)
+
+
+def add_coaching_panels(request, panels):
+    """``construct_homepage_panels`` hook."""
+    if may(request.user, "change_enrollment"):
+        panels.append(ClientsNeedingAttentionPanel(request))
+        panels.append(RecentCompletionsPanel(request))

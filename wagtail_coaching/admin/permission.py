@@ -1,0 +1,120 @@
+"""How the coaching admin asks the permission matrix.
+
+Nothing here decides on its own: each answer is ``allowed()`` or ``visible()`` from
+``wagtail_coaching.permissions``. Two conventions hold for every admin view:
+
+- an object is looked up inside ``visible(user, <view action>)``, so an object the viewer
+  may not see does not exist (404);
+- the action is then checked with ``allowed(user, <action>, obj)``; a refusal is a real 403
+  page (Wagtail's own habit of redirecting to the dashboard would hide it from tests and
+  from the dialog that shows the client card).
+
+Creating is allowed when the change action's scope covers a brand-new object, i.e. when the
+user's role changes every object of the kind (scope ``all``): only coaching admins create
+teams, coach profiles, companies and cohorts. Nothing is deleted from the coaching admin.
+"""
+
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from wagtail_modeladmin.helpers import PermissionHelper
+
+from ..permissions import allowed, is_staff_role
+
+
+def may_use_admin(user):
+    """The coaching admin is for the team; clients follow their journey on the site."""
+    return user is not None and user.is_authenticated and is_staff_role(user)
+
+
+def may(user, action, obj=None):
+    """``allowed()`` for someone working in the coaching admin."""
+    return may_use_admin(user) and allowed(user, action, obj)
+
+
+def wants_fragment(request):
+    """Whether to answer with a fragment (the client card's dialog) rather than a page."""
+    return (
+        request.GET.get("panel") == "1"
+        or request.headers.get("X-Requested-With") == "XMLHttpRequest"
+        or request.headers.get("HX-Request") == "true"
+    )
+
+
+def forbidden(request):
+    """The 403 page. It names nobody: the object stays anonymous to whoever was refused."""
+    template = (
+        "wagtail_coaching/admin/forbidden_fragment.html"
+        if wants_fragment(request)
+        else "wagtail_coaching/admin/forbidden.html"
+    )
+    return TemplateResponse(request, template, {}, status=403)
+
+
+def refusing(view, request, *args, **kwargs):
+    """Run ``view``; a PermissionDenied it raises becomes the 403 page."""
+    try:
+        return view(request, *args, **kwargs)
+    except PermissionDenied:
+        return forbidden(request)
+
+
+class MatrixPermissionHelper(PermissionHelper):
+    """modeladmin's permission questions, answered from the matrix.
+
+    ``view_action`` lists and inspects; ``change_action`` creates (see the module docstring)
+    and edits. Django model permissions play no part, so none are offered on group forms.
+    """
+
+    view_action = None
+    change_action = None
+
+    def get_all_model_permissions(self):
+        return Permission.objects.none()
+
+    def user_can_list(self, user):
+        return may(user, self.view_action)
+
+    def user_can_create(self, user):
+        return self.change_action is not None and may(user, self.change_action, self.model())
+
+    def user_can_inspect_obj(self, user, obj):
+        return self.inspect_view_enabled and may(user, self.view_action, obj)
+
+    def user_can_edit_obj(self, user, obj):
+        return self.change_action is not None and may(user, self.change_action, obj)
+
+    def user_can_delete_obj(self, user, obj):
+        return False
+
+
+class EnrollmentPermissionHelper(MatrixPermissionHelper):
+    """Clients. There is no generic edit: a journey changes through the client card's
+    actions. Enrolling runs the engagement's coach assignment, so it needs the right to
+    assign coaches (``reassign_enrollment``, admins in the matrix)."""
+
+    view_action = "view_enrollment"
+    change_action = None
+
+    def user_can_create(self, user):
+        return may(user, "reassign_enrollment")
+
+
+class TeamPermissionHelper(MatrixPermissionHelper):
+    view_action = "view_team"
+    change_action = "change_team"
+
+
+class CoachProfilePermissionHelper(MatrixPermissionHelper):
+    view_action = "view_coachprofile"
+    change_action = "change_coachprofile"
+
+
+class CompanyPermissionHelper(MatrixPermissionHelper):
+    view_action = "view_company"
+    change_action = "change_company"
+
+
+class CohortPermissionHelper(MatrixPermissionHelper):
+    view_action = "view_cohort"
+    change_action = "change_cohort"

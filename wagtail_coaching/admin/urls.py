@@ -1,0 +1,30 @@
+"""Admin URLs of the coaching admin (namespace ``wagtail_coaching_admin``, under
+``/admin/coaching/``). The lists (clients, teams, coaches, companies, cohorts) are
+modeladmin's, named ``coaching_<list>_modeladmin_<view>``."""
+
+from django.urls import path
+
+from . import card, enrolling
+
+app_name = "wagtail_coaching_admin"
+
+urlpatterns = [
+    path("client/<uuid:public_id>/", card.ClientCardView.as_view(), name="client_card"),
+    path(
+        "client/<uuid:public_id>/extra-activity/", card.AddExtraActivityView.as_view(),
+        name="add_extra_activity",
+    ),
+    path(
+        "client/<uuid:public_id>/unlock/", card.UnlockActivityView.as_view(),
+        name="unlock_activity",
+    ),
+    path("client/<uuid:public_id>/skip/", card.SkipActivityView.as_view(), name="skip_activity"),
+    path(
+        "client/<uuid:public_id>/reassign/", card.ReassignCoachView.as_view(),
+        name="reassign_coach",
+    ),
+    path("client/<uuid:public_id>/pause/", card.PauseView.as_view(), name="pause"),
+    path("client/<uuid:public_id>/resume/", card.ResumeView.as_view(), name="resume"),
+    path("client/<uuid:public_id>/note/", card.AddNoteView.as_view(), name="add_note"),
+    path("cohort/<int:pk>/enroll/", enrolling.EnrollCohortView.as_view(), name="enroll_cohort"),
+]

@@ -1,0 +1,21 @@
+"""Registers the coaching admin with Wagtail. The pieces live in ``admin/``."""
+
+from django.urls import include, path
+from wagtail import hooks
+from wagtail_modeladmin.options import modeladmin_register
+
+from .admin import assets, panels, search
+from .admin import urls as admin_urls
+from .admin.modeladmins import CoachingAdminGroup
+
+modeladmin_register(CoachingAdminGroup)
+
+hooks.register("register_admin_search_area", search.clients_search_area)
+hooks.register("construct_homepage_panels", panels.add_coaching_panels)
+hooks.register("insert_global_admin_js", assets.global_admin_js)
+hooks.register("insert_global_admin_css", assets.global_admin_css)
+
+
+@hooks.register("register_admin_urls")
+def register_admin_urls():
+    return [path("coaching/", include(admin_urls, namespace="wagtail_coaching_admin"))]
