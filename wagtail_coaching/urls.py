@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from .views import client
 
@@ -7,4 +7,5 @@ app_name = "wagtail_coaching"
 urlpatterns = [
     path("", client.DashboardView.as_view(), name="dashboard"),
     path("activity/<uuid:public_id>/", client.ActivityView.as_view(), name="activity"),
+    path("", include("wagtail_coaching.urls_payments")),
 ]

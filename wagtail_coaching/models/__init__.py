@@ -13,13 +13,33 @@ from .enrollments import (
     JourneyEvent,
 )
 from .notifications import Notification, NotificationChannel
+from .offers import (
+    AbstractOfferPage,
+    AbstractOfferPrice,
+    AccessState,
+    BillingInterval,
+    OfferPage,
+    OfferPageMixin,
+    OfferPrice,
+    Order,
+    OrderEnrollment,
+    OrderSource,
+    OrderStatus,
+    PaymentModel,
+    SalesManagerProfile,
+    StripeEvent,
+)
 
 __all__ = [
     "DONE_STATES",
     "OPEN_STATUSES",
     "AbstractEngagementPage",
+    "AbstractOfferPage",
+    "AbstractOfferPrice",
+    "AccessState",
     "ActivitySource",
     "ActivityState",
+    "BillingInterval",
     "ClientActivity",
     "Cohort",
     "Company",
@@ -32,4 +52,14 @@ __all__ = [
     "JourneyEvent",
     "Notification",
     "NotificationChannel",
+    "OfferPage",
+    "OfferPageMixin",
+    "OfferPrice",
+    "Order",
+    "OrderEnrollment",
+    "OrderSource",
+    "OrderStatus",
+    "PaymentModel",
+    "SalesManagerProfile",
+    "StripeEvent",
 ]

@@ -181,6 +181,13 @@ class EventKind(models.TextChoices):
     PROGRAM_UPDATED = "program_updated", _("Program updated")
     ENROLLMENT_COMPLETED = "enrollment_completed", _("Engagement completed")
     STATUS_CHANGED = "status_changed", _("Status changed")
+    PAID = "paid", _("Payment received")
+    REFUNDED = "refunded", _("Payment refunded")
+    DISPUTED = "disputed", _("Payment disputed")
+    ACCESS_PAUSED = "access_paused", _("Access paused")
+    ACCESS_RESUMED = "access_resumed", _("Access resumed")
+    ACCESS_CHANGED = "access_changed", _("Access period changed")
+    ACCESS_ENDED = "access_ended", _("Access ended")
 
 
 class JourneyEvent(models.Model):
