@@ -182,7 +182,7 @@ def test_the_fake_refuses_a_reused_key_with_other_parameters(stripe_fake):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_double_submit_creates_one_order_and_session(stripe_fake):
     engagement = make_engagement(title="Leadership Foundations", slug="leadership")
     offer = make_offer([engagement], prices=[ONE_TIME])

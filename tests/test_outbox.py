@@ -138,7 +138,7 @@ def test_queueing_many_is_two_statements(client_user, django_assert_num_queries)
     assert Notification.objects.count() == 50
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_real_worker_delivers_after_commit():
     """The whole path through the configured broker and a dramatiq worker thread."""
     user = UserFactory(username="worker-client")

@@ -194,7 +194,7 @@ def test_replaying_one_event_five_times_enrolls_once(completed, buyer):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_ten_concurrent_deliveries_of_one_event_enroll_once(stripe_fake):
     engagement = make_engagement(title="Leadership Foundations", slug="leadership")
     offer = make_offer([engagement], prices=[ONE_TIME])
