@@ -46,3 +46,21 @@ def client_user(db):
 @pytest.fixture
 def other_client(db):
     return UserFactory(username="olly", first_name="Olly", last_name="Other")
+
+
+def _is_transactional(item):
+    marker = item.get_closest_marker("django_db")
+    if marker is not None:
+        if marker.kwargs.get("transaction") or (marker.args and marker.args[0]):
+            return True
+    return "transactional_db" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the tests that commit for real (threads, workers) after all the others.
+
+    Such a test empties the database when it ends, so nothing that relies on the data
+    migrations made (the Wagtail root page, default groups) may run after it; the
+    transactional tests themselves create what they need.
+    """
+    items.sort(key=_is_transactional)

@@ -50,6 +50,22 @@ DEFAULTS = {
     "BASE_URL": "http://127.0.0.1:8000",
     # How many recent journey events the client dashboard lists.
     "DASHBOARD_RECENT_EVENTS": 8,
+    # Payments. Stripe is enabled when STRIPE_SECRET_KEY is set; the webhook secret (whsec_...)
+    # of the endpoint that receives Stripe's events is then required (system check).
+    "STRIPE_SECRET_KEY": None,
+    "STRIPE_WEBHOOK_SECRET": None,
+    # Base URL of the Stripe API; None means Stripe's own. Tests point it at a local fake.
+    "STRIPE_API_BASE": None,
+    # How old (seconds) a signed webhook may be before it is refused; must be above zero.
+    "STRIPE_WEBHOOK_TOLERANCE": 300,
+    # Retries of a failed Stripe API call (safe: every write carries an idempotency key).
+    "STRIPE_MAX_NETWORK_RETRIES": 2,
+    # Days a subscription or installment plan may stay unpaid before access pauses.
+    "PAYMENT_GRACE_DAYS": 7,
+    # Cron schedule (UTC) of the job that pauses overdue plans and ends expired access.
+    "PAYMENT_SWEEP_SCHEDULE": "17 * * * *",
+    # Where a visitor creates an account before buying (a URL or URL name); None hides the link.
+    "SIGNUP_URL": None,
 }
 
 

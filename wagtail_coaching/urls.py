@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from .views import client, team
 
@@ -12,4 +12,5 @@ urlpatterns = [
         name="choose_coach",
     ),
     path("privacy/", team.PrivacyView.as_view(), name="privacy"),
+    path("", include("wagtail_coaching.urls_payments")),
 ]

@@ -10,6 +10,14 @@ from .activities import (
     PracticeBlock,
     QuestionBlock,
 )
+from .landing import (
+    FAQBlock,
+    HeroBlock,
+    OfferBodyBlock,
+    PaywallBlock,
+    PricingTableBlock,
+    TestimonialsBlock,
+)
 from .program import ProgramBlock, StageBlock
 from .unlock import UnlockRule, UnlockRuleBlock
 
@@ -17,15 +25,21 @@ __all__ = [
     "ACTIVITY_BLOCKS",
     "ActivityStreamBlock",
     "CheckInBlock",
+    "FAQBlock",
     "FeedbackBlock",
     "FormBlock",
     "GroupSessionStepBlock",
+    "HeroBlock",
     "LessonBlock",
+    "OfferBodyBlock",
     "OneToOneSessionsBlock",
+    "PaywallBlock",
     "PracticeBlock",
+    "PricingTableBlock",
     "ProgramBlock",
     "QuestionBlock",
     "StageBlock",
+    "TestimonialsBlock",
     "UnlockRule",
     "UnlockRuleBlock",
 ]

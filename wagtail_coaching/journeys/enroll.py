@@ -8,7 +8,6 @@ from ..models import (
     OPEN_STATUSES,
     ActivityState,
     ClientActivity,
-    EngagementPage,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
@@ -20,16 +19,15 @@ from . import notices
 from .assignment import assign_on_enrollment
 from .engine import open_due, unlock_time
 from .errors import AlreadyEnrolled, EngagementFull, EngagementNotAvailable
-from .program import flatten_program
+from .program import flatten_program, live_engagement
 
 # Clients per insert round; with a 40-activity program that is 10,000 rows per statement.
 CLIENTS_PER_ROUND = 250
 
 
 def _live_engagement(engagement):
-    if not isinstance(engagement, EngagementPage):
-        engagement = EngagementPage.objects.filter(pk=engagement).first()
-    if engagement is None or not engagement.live:
+    engagement = live_engagement(engagement)
+    if engagement is None:
         raise EngagementNotAvailable(_("This engagement is not published."))
     return engagement
 

@@ -24,7 +24,12 @@ class EnrollmentNotOpen(JourneyError):
 
 
 class InvalidActivity(JourneyError):
-    pass
+    """An activity's value does not validate; ``errors`` is the block's ValidationError
+    (``block_errors`` by field), when there is one."""
+
+    def __init__(self, message, errors=None):
+        super().__init__(message)
+        self.errors = errors
 
 
 class EngagementFull(JourneyError):

@@ -4,6 +4,17 @@ import datetime
 from dataclasses import dataclass
 
 from ..blocks import ACTIVITY_BLOCKS, UnlockRule
+from ..models import EngagementPage
+
+
+def live_engagement(engagement):
+    """The engagement (a page or its id) as published, re-read from the database, or None.
+
+    The instance in hand is never trusted: it may hold a draft program (``save_revision``
+    without publishing) or be stale after an unpublish, and neither may reach a client.
+    """
+    pk = getattr(engagement, "pk", engagement)
+    return EngagementPage.objects.filter(pk=pk, live=True).first()
 
 
 @dataclass(frozen=True)
@@ -85,10 +96,21 @@ def flatten_program(program):
     return specs
 
 
-def stage_positions(program):
-    """Map of stage block id to its position, for placing extra activities."""
+@dataclass(frozen=True)
+class StageSpec:
+    block_id: str
+    title: str
+    position: int
+
+
+def program_stages(program):
+    """The program's stages by block id, for placing extra activities."""
     return {
-        stage.get("id"): index
+        stage.get("id"): StageSpec(
+            block_id=stage.get("id"),
+            title=((stage.get("value") or {}).get("title") or "")[:255],
+            position=index,
+        )
         for index, stage in enumerate(program.raw_data)
         if stage.get("type") == "stage"
     }

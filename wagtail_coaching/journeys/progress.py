@@ -1,11 +1,13 @@
 """Moving through a journey: complete, skip, unlock, add an extra activity, and the
 time-based unlock job."""
 
+import json
 import uuid
 
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,20 +28,40 @@ from . import notices
 from .assignment import hand_off_for_stages
 from .engine import journey_order, open_due, unlock_time
 from .errors import ActivityNotAvailable, EnrollmentNotOpen, InvalidActivity
-from .program import stage_lead_roles, stage_positions
+from .program import program_stages, stage_lead_roles
+
+
+def lock_enrollment(enrollment_id):
+    """Re-read an enrollment and lock it until the transaction ends.
+
+    Everything that changes an enrollment's rows takes this lock first (the program sync
+    takes it for a whole batch, in id order), so a completion and a program sync never
+    overwrite each other's changes. NO KEY UPDATE leaves inserts that refer to the enrollment
+    (journey events) unblocked, so the unlock job never waits on it.
+    """
+    return (
+        Enrollment.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("engagement", "cohort")
+        .get(pk=enrollment_id)
+    )
 
 
 def _locked(activity):
-    """Re-read the activity and its enrollment under a row lock."""
-    return (
-        ClientActivity.objects.select_for_update(of=("self",))
-        .select_related("enrollment", "enrollment__engagement")
-        .get(pk=activity.pk)
-    )
+    """Re-read the activity and its enrollment under row locks, the enrollment first."""
+    enrollment = lock_enrollment(activity.enrollment_id)
+    activity = ClientActivity.objects.select_for_update().get(pk=activity.pk)
+    activity.enrollment = enrollment
+    return activity
 
 
 def _require_active(enrollment):
     if enrollment.status != EnrollmentStatus.ACTIVE:
+        raise EnrollmentNotOpen(_("This engagement is not active at the moment."))
+
+
+def _require_open(enrollment):
+    """Active or paused: a coach may still adapt the journey; a closed one is history."""
+    if not enrollment.is_open:
         raise EnrollmentNotOpen(_("This engagement is not active at the moment."))
 
 
@@ -62,7 +84,7 @@ def complete_activity(activity, *, actor=None, response=None, score=None, now=No
             enrollment=activity.enrollment, activity=activity, kind=EventKind.COMPLETED,
             actor=actor, at=now, data=data,
         )
-        advance(activity.enrollment, actor=actor, now=now)
+        _advance(activity.enrollment, actor, now)
     return activity
 
 
@@ -71,6 +93,7 @@ def skip_activity(activity, *, actor=None, now=None):
     now = now or timezone.now()
     with transaction.atomic():
         activity = _locked(activity)
+        _require_open(activity.enrollment)
         if activity.state not in (ActivityState.LOCKED, ActivityState.AVAILABLE):
             raise ActivityNotAvailable(_("Only a locked or open step can be skipped."))
         activity.state = ActivityState.SKIPPED
@@ -79,7 +102,7 @@ def skip_activity(activity, *, actor=None, now=None):
             enrollment=activity.enrollment, activity=activity, kind=EventKind.SKIPPED,
             actor=actor, at=now,
         )
-        advance(activity.enrollment, actor=actor, now=now)
+        _advance(activity.enrollment, actor, now)
     return activity
 
 
@@ -88,6 +111,7 @@ def unlock_activity(activity, *, actor=None, now=None):
     now = now or timezone.now()
     with transaction.atomic():
         activity = _locked(activity)
+        _require_open(activity.enrollment)
         if activity.state != ActivityState.LOCKED:
             raise ActivityNotAvailable(_("This step is not locked."))
         activity.state = ActivityState.AVAILABLE
@@ -108,9 +132,18 @@ def advance(enrollment, *, actor=None, now=None):
     """Open whatever the enrollment's rules allow now, and complete the enrollment when
     nothing is left to do. Returns the rows opened."""
     now = now or timezone.now()
-    rows = journey_order(enrollment.activities.all())
+    with transaction.atomic():
+        return _advance(lock_enrollment(enrollment.pk), actor, now)
+
+
+def _advance(enrollment, actor, now):
+    """advance() for a caller that holds the enrollment's lock."""
+    # Locking the rows makes the unlock job (which claims rows, not enrollments) wait or skip.
+    rows = journey_order(enrollment.activities.select_for_update())
     opened = open_due(rows, now, enrollment.status == EnrollmentStatus.ACTIVE)
     if opened:
+        for row in opened:
+            row.updated_at = now  # bulk_update does not apply auto_now
         ClientActivity.objects.bulk_update(opened, ["state", "unlocked_at", "updated_at"])
         JourneyEvent.objects.bulk_create(
             JourneyEvent(enrollment=enrollment, activity=row, kind=EventKind.UNLOCKED, at=now)
@@ -152,30 +185,22 @@ def add_extra_activity(
     try:
         cleaned = block.clean(block.to_python(value))
     except ValidationError as exc:
-        raise InvalidActivity(_("The activity is not valid.")) from exc
-    raw = block.get_prep_value(cleaned)
+        raise InvalidActivity(_("The activity is not valid."), exc) from exc
+    # As a StreamField stores it: dates (an "on a date" rule) become ISO strings.
+    raw = json.loads(json.dumps(block.get_prep_value(cleaned), cls=DjangoJSONEncoder))
     unlock = cleaned["unlock"]
 
     with transaction.atomic():
-        enrollment = Enrollment.objects.select_for_update().select_related(
-            "engagement", "cohort"
-        ).get(pk=enrollment.pk)
-        if not enrollment.is_open:
-            raise EnrollmentNotOpen(_("This engagement is not active at the moment."))
-        stages = stage_positions(enrollment.engagement.program)
+        enrollment = lock_enrollment(enrollment.pk)
+        _require_open(enrollment)
+        stages = program_stages(enrollment.engagement.program)
         if stage_block_id and stage_block_id not in stages:
             raise InvalidActivity(_("That stage is not part of the program."))
-        stage_position = stages.get(stage_block_id, len(stages))
+        stage = stages.get(stage_block_id)
+        stage_position = stage.position if stage else len(stages)
         last = enrollment.activities.filter(stage_position=stage_position).aggregate(
             m=Max("position")
         )["m"]
-        stage_title = next(
-            (
-                r.stage_title
-                for r in enrollment.activities.filter(stage_block_id=stage_block_id)[:1]
-            ),
-            "",
-        ) if stage_block_id else ""
         row = ClientActivity(
             enrollment=enrollment,
             source=ActivitySource.EXTRA,
@@ -183,7 +208,7 @@ def add_extra_activity(
             kind=kind,
             title=cleaned["title"],
             stage_block_id=stage_block_id,
-            stage_title=stage_title,
+            stage_title=stage.title if stage else "",
             stage_position=stage_position,
             position=(last + 1) if last is not None else 0,
             unlock_rule=unlock["rule"],
@@ -201,7 +226,7 @@ def add_extra_activity(
             enrollment=enrollment, activity=row, kind=EventKind.EXTRA_ADDED, actor=actor, at=now,
             data={"kind": kind, "title": row.title},
         )
-        advance(enrollment, actor=actor, now=now)
+        _advance(enrollment, actor, now)
     row.refresh_from_db()
     return row
 
@@ -247,7 +272,16 @@ def unlock_due_activities(now=None, batch_size=None):
                     unlock_at__lte=now,
                     enrollment__status=EnrollmentStatus.ACTIVE,
                 )
-                .select_related("enrollment__engagement")
+                # Just what the events and messages need: loading each row's engagement
+                # page would cost more than the rest of the batch.
+                .annotate(
+                    client_id=F("enrollment__client_id"),
+                    engagement_title=F("enrollment__engagement__title"),
+                    team_id=F("enrollment__engagement__team_id"),
+                )
+                .only(
+                    "id", "public_id", "enrollment_id", "title", "unlock_rule", "stage_block_id"
+                )
                 .order_by("unlock_at", "id")[:batch_size]
             )
             if not due:
@@ -263,14 +297,17 @@ def unlock_due_activities(now=None, batch_size=None):
                 for r in due
             )
             queue_notifications(
-                notices.step_open(r, r.enrollment.engagement.title, r.enrollment.client_id)
-                for r in due
+                notices.step_open(r, r.engagement_title, r.client_id) for r in due
             )
+            # Hand-offs concern only engagements run by a team: one query for those.
             by_enrollment = {}
             for r in due:
-                by_enrollment.setdefault(r.enrollment_id, []).append(r)
-            hand_off_opened(
-                by_enrollment, list({r.enrollment_id: r.enrollment for r in due}.values()),
-                now=now,
-            )
+                if r.team_id is not None:
+                    by_enrollment.setdefault(r.enrollment_id, []).append(r)
+            if by_enrollment:
+                hand_off_opened(
+                    by_enrollment,
+                    Enrollment.objects.filter(pk__in=by_enrollment).select_related("engagement"),
+                    now=now,
+                )
             total += len(due)

@@ -11,7 +11,6 @@ from ..models import (
     ActivitySource,
     ActivityState,
     ClientActivity,
-    EngagementPage,
     Enrollment,
     EnrollmentStatus,
     EventKind,
@@ -19,12 +18,14 @@ from ..models import (
 )
 from ..outbox import queue_notifications
 from . import notices
+from .bulk import update_rows
 from .engine import TIME_RULES, journey_order, open_due, unlock_time
-from .program import flatten_program, stage_positions
+from .program import flatten_program, live_engagement, program_stages
 
 SYNCED_FIELDS = [
     "block_id", "kind", "title", "stage_block_id", "stage_title", "stage_position", "position",
     "unlock_rule", "unlock_days", "unlock_date", "state", "unlock_at", "unlocked_at",
+    "updated_at",
 ]
 RULE_FIELDS = ("unlock_rule", "unlock_days", "unlock_date")
 
@@ -38,39 +39,41 @@ def sync_engagement(engagement, now=None, batch_size=None):
     recognised by its type and title). Extra activities are kept. Completed and cancelled
     enrollments are history and are left as they were.
 
-    Works in batches of enrollments with a constant number of statements per batch.
-    Returns the number of enrollments that changed.
+    Works in batches of enrollments with a constant number of statements per batch. Each
+    batch locks its enrollments (in id order, as the journey services do) and their rows, so
+    a client completing a step meanwhile is never overwritten. Returns the number of
+    enrollments that changed.
     """
-    if not isinstance(engagement, EngagementPage):
-        engagement = EngagementPage.objects.filter(pk=engagement).first()
-    if engagement is None or not engagement.live:
+    engagement = live_engagement(engagement)  # the published program, never a draft
+    if engagement is None:
         return 0
     now = now or timezone.now()
     batch_size = batch_size or max(1, coaching_settings.BATCH_SIZE // 10)
     specs = flatten_program(engagement.program)
-    stages = stage_positions(engagement.program)
+    stages = program_stages(engagement.program)
     revision_id = engagement.live_revision_id
 
     changed = 0
     last_id = 0
     while True:
-        batch = list(
-            Enrollment.objects.filter(
-                engagement=engagement, status__in=OPEN_STATUSES, id__gt=last_id
-            )
-            .select_related("cohort")
-            .order_by("id")[:batch_size]
-        )
-        if not batch:
-            return changed
-        last_id = batch[-1].id
         with transaction.atomic():
+            batch = list(
+                Enrollment.objects.select_for_update(of=("self",), no_key=True)
+                .filter(engagement=engagement, status__in=OPEN_STATUSES, id__gt=last_id)
+                .select_related("cohort")
+                .order_by("id")[:batch_size]
+            )
+            if not batch:
+                return changed
+            last_id = batch[-1].id
             changed += _sync_batch(batch, engagement, specs, stages, revision_id, now)
 
 
 def _sync_batch(enrollments, engagement, specs, stages, revision_id, now):
     rows_by_enrollment = defaultdict(list)
-    for row in ClientActivity.objects.filter(enrollment__in=enrollments):
+    for row in ClientActivity.objects.select_for_update().filter(
+        enrollment_id__in=[e.id for e in enrollments]
+    ):
         rows_by_enrollment[row.enrollment_id].append(row)
 
     to_create, to_update, events, opened_rows = [], [], [], []
@@ -82,7 +85,10 @@ def _sync_batch(enrollments, engagement, specs, stages, revision_id, now):
         opened = open_due(all_rows, now, enrollment.status == EnrollmentStatus.ACTIVE)
         updated.update(id(r) for r in opened if r.pk)
         to_create.extend(new_rows)
-        to_update.extend(r for r in rows_by_enrollment[enrollment.id] if id(r) in updated)
+        for row in rows_by_enrollment[enrollment.id]:
+            if id(row) in updated:
+                row.updated_at = now  # bulk_update does not apply auto_now
+                to_update.append(row)
         if new_rows or updated:
             events.append(
                 JourneyEvent(
@@ -96,7 +102,7 @@ def _sync_batch(enrollments, engagement, specs, stages, revision_id, now):
                 JourneyEvent(enrollment=enrollment, activity=row, kind=EventKind.UNLOCKED, at=now)
             )
     ClientActivity.objects.bulk_create(to_create, batch_size=5000)
-    ClientActivity.objects.bulk_update(to_update, SYNCED_FIELDS, batch_size=500)
+    update_rows(to_update, SYNCED_FIELDS)
     # Rows created above now have primary keys, which the events and messages refer to.
     JourneyEvent.objects.bulk_create(events)
     queue_notifications(
@@ -152,7 +158,11 @@ def _plan(enrollment, rows, specs, stages, now):
                 setattr(row, name, value)
                 updated.add(id(row))
         if row.state == ActivityState.REMOVED:
-            row.state = ActivityState.LOCKED
+            # Back in the program: a step the client already had open stays open (a coach's
+            # manual unlock is not lost); otherwise its rule decides again.
+            row.state = (
+                ActivityState.AVAILABLE if row.unlocked_at is not None else ActivityState.LOCKED
+            )
             updated.add(id(row))
             rule_changed = True
         if rule_changed and row.state == ActivityState.LOCKED:
@@ -175,9 +185,12 @@ def _plan(enrollment, rows, specs, stages, now):
 
     for row in rows:
         if row.source == ActivitySource.EXTRA:
-            position = stages.get(row.stage_block_id, len(stages))
-            if row.stage_position != position:
-                row.stage_position = position
+            # Extras follow their stage (a stage that is gone sends them to the end).
+            stage = stages.get(row.stage_block_id)
+            position = stage.position if stage else len(stages)
+            title = stage.title if stage else row.stage_title
+            if (row.stage_position, row.stage_title) != (position, title):
+                row.stage_position, row.stage_title = position, title
                 updated.add(id(row))
     return new_rows, updated, {"added": added, "removed": removed}
 

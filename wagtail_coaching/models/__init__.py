@@ -14,6 +14,22 @@ from .enrollments import (
 )
 from .notes import Consent, ConsentPurpose, NoteVisibility, SessionNote
 from .notifications import Notification, NotificationChannel
+from .offers import (
+    AbstractOfferPage,
+    AbstractOfferPrice,
+    AccessState,
+    BillingInterval,
+    OfferPage,
+    OfferPageMixin,
+    OfferPrice,
+    Order,
+    OrderEnrollment,
+    OrderSource,
+    OrderStatus,
+    PaymentModel,
+    SalesManagerProfile,
+    StripeEvent,
+)
 from .teams import (
     AssignmentMethod,
     CoachAssignment,
@@ -37,8 +53,12 @@ __all__ = [
     "DONE_STATES",
     "OPEN_STATUSES",
     "AbstractEngagementPage",
+    "AbstractOfferPage",
+    "AbstractOfferPrice",
+    "AccessState",
     "ActivitySource",
     "ActivityState",
+    "BillingInterval",
     "ClientActivity",
     "Cohort",
     "Company",
@@ -51,4 +71,14 @@ __all__ = [
     "JourneyEvent",
     "Notification",
     "NotificationChannel",
+    "OfferPage",
+    "OfferPageMixin",
+    "OfferPrice",
+    "Order",
+    "OrderEnrollment",
+    "OrderSource",
+    "OrderStatus",
+    "PaymentModel",
+    "SalesManagerProfile",
+    "StripeEvent",
 ]

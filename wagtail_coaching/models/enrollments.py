@@ -185,6 +185,13 @@ class EventKind(models.TextChoices):
     COACH_HANDOFF = "coach_handoff", _("Handed over to another coach")
     NOTE_ADDED = "note_added", _("Note added")
     CONSENT_CHANGED = "consent_changed", _("Consent changed")
+    PAID = "paid", _("Payment received")
+    REFUNDED = "refunded", _("Payment refunded")
+    DISPUTED = "disputed", _("Payment disputed")
+    ACCESS_PAUSED = "access_paused", _("Access paused")
+    ACCESS_RESUMED = "access_resumed", _("Access resumed")
+    ACCESS_CHANGED = "access_changed", _("Access period changed")
+    ACCESS_ENDED = "access_ended", _("Access ended")
 
 
 class JourneyEvent(models.Model):

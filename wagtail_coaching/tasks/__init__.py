@@ -49,3 +49,12 @@ def sweep_outbox():
     from ..outbox import sweep_outbox as sweep
 
     sweep()
+
+
+@cron(coaching_settings.PAYMENT_SWEEP_SCHEDULE)
+@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+def sweep_payment_access():
+    """Pause plans unpaid past the grace period and end access whose time is up."""
+    from ..payments.fulfilment import sweep_access
+
+    sweep_access()

@@ -29,17 +29,21 @@ class CompanyFactory(factory.django.DjangoModelFactory):
 
 
 def site_root():
-    """The default site's root page; created when a flushed test database has none."""
+    """The default site's root page; made when an emptied test database has none."""
     site = Site.objects.filter(is_default_site=True).select_related("root_page").first()
     if site is not None:
         return site.root_page
     root = Page.get_first_root_node()
     if root is None:
+        from django.conf import settings
+        from wagtail.coreutils import get_supported_content_language_variant
         from wagtail.models import Locale
 
-        Locale.objects.get_or_create(language_code="en")
-        root = Page.add_root(title="Root", slug="root")
-    home = root.add_child(title="Home", slug="home")
+        Locale.objects.get_or_create(
+            language_code=get_supported_content_language_variant(settings.LANGUAGE_CODE)
+        )
+        root = Page.add_root(instance=Page(title="Root", slug="root", live=True))
+    home = root.add_child(instance=Page(title="Home", slug="home", live=True))
     Site.objects.create(hostname="localhost", root_page=home, is_default_site=True)
     return home
 

@@ -2,7 +2,8 @@
 
 ``drain()`` consumes the coaching queue of whatever broker the project configured (the
 StubBroker or Redis) and runs each message's actor in this thread, so it sees the test's
-transaction. ``run_jobs()`` also fires the on-commit hooks that enqueue jobs.
+transaction; what an actor enqueues on commit is run too, as a worker would. ``run_jobs()``
+also fires the on-commit hooks of the block itself, which enqueue the first jobs.
 """
 
 from contextlib import contextmanager
@@ -26,7 +27,12 @@ def drain(broker=None, queue_name=QUEUE, max_rounds=50):
                     break
                 actor = broker.get_actor(message.actor_name)
                 try:
-                    actor.fn(*message.args, **message.kwargs)
+                    # Inside a test's transaction nothing commits, so the jobs this job
+                    # enqueues on commit are fired here (when it succeeds) and drained next.
+                    with TestCase.captureOnCommitCallbacks() as callbacks:
+                        actor.fn(*message.args, **message.kwargs)
+                    for callback in callbacks:
+                        callback()
                 finally:
                     consumer.ack(message)
                 ran.append(message)
