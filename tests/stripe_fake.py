@@ -400,39 +400,6 @@ def post_event(client, event, *, secret=WEBHOOK_SECRET, timestamp=None, body=Non
     )
 
 
-def payments_site_urls():
-    """The sandbox's URLs, plus the payment URLs and the Orders admin when the project
-    does not include them yet (so these tests run before and after they are wired in)."""
-    from django.urls import NoReverseMatch, include, path, reverse
-    from wagtail.admin.auth import require_admin_access
-    from wagtail.utils.urlpatterns import decorate_urlpatterns
-
-    from sandbox import urls as sandbox_urls
-    from wagtail_coaching import urls as coaching_urls
-    from wagtail_coaching import urls_payments
-    from wagtail_coaching.admin.orders import SalesAdminGroup
-
-    def resolves(name):
-        try:
-            reverse(name, urlconf=sandbox_urls)
-        except NoReverseMatch:
-            return False
-        return True
-
-    patterns = []
-    if not resolves("wagtail_coaching:checkout"):
-        patterns.append(path("coaching/", include(
-            (list(coaching_urls.urlpatterns) + list(urls_payments.urlpatterns),
-             "wagtail_coaching")
-        )))
-    if not resolves("wagtail_coaching_order_modeladmin_index"):
-        admin_urls = list(SalesAdminGroup().get_admin_urls_for_registration())
-        patterns.append(
-            path("admin/", include(decorate_urlpatterns(admin_urls, require_admin_access)))
-        )
-    return patterns + list(sandbox_urls.urlpatterns)
-
-
 def configure(settings, fake=None, **extra):
     base = dict(getattr(settings, "WAGTAIL_COACHING", {}) or {})
     for key in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):

@@ -15,7 +15,6 @@ from tests.stripe_fake import (
     ONE_TIME,
     FakeStripe,
     make_offer,
-    payments_site_urls,
     post_event,
     price_of,
     running_fake,
@@ -33,8 +32,7 @@ from wagtail_coaching.payments.checkout import start_checkout
 from wagtail_coaching.payments.stripe_client import stripe_client
 from wagtail_coaching.testing.factories import UserFactory, make_engagement
 
-urlpatterns = payments_site_urls()
-pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from tests.stripe_fake import (
     ONE_TIME,
     configure,
     make_offer,
-    payments_site_urls,
     price_of,
     running_fake,
 )
@@ -31,8 +30,7 @@ from wagtail_coaching.payments import checks
 from wagtail_coaching.payments.money import describe_price, format_amount, to_minor_units
 from wagtail_coaching.testing.factories import UserFactory, make_engagement
 
-urlpatterns = payments_site_urls()
-pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 
 @pytest.fixture

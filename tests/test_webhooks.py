@@ -17,7 +17,6 @@ from tests.stripe_fake import (
     ONE_TIME,
     FakeStripe,
     make_offer,
-    payments_site_urls,
     post_event,
     price_of,
     running_fake,
@@ -38,8 +37,7 @@ from wagtail_coaching.payments import fulfilment
 from wagtail_coaching.payments.checkout import start_checkout
 from wagtail_coaching.testing.factories import UserFactory, make_engagement
 
-urlpatterns = payments_site_urls()
-pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 event = FakeStripe.event
 DAY = 86400

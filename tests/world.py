@@ -131,6 +131,19 @@ def build_world():
                 enrollment=enrollment, author=author, visibility=visibility,
                 body=f"{visibility} note by {author.username}",
             )
+    # Sales: an offer selling engagement A, an order granted by hand to client a1, a referral
+    # code for the sales manager, and one logged Stripe event.
+    from wagtail_coaching.models import SalesManagerProfile, StripeEvent
+    from wagtail_coaching.payments.fulfilment import grant_offer
+
+    from .stripe_fake import make_offer
+
+    offer = make_offer([engagement_a], title="Offer A", slug="offer-a")
+    make_offer([engagement_b], title="Offer B", slug="offer-b")
+    grant_offer(client_a1, offer, actor=admin, amount="100.00", currency="eur",
+                reference="INV-1")
+    SalesManagerProfile.objects.create(user=sales, referral_code="SALES1")
+    StripeEvent.objects.create(event_id="evt_world", type="invoice.paid", payload={})
     return World(
         admin, coach_a, coach_a2, coach_b, sales, hr_acme, hr_globex, client_a1, client_a2,
         client_b1, engagement_a, engagement_b, team_a, team_b, acme, globex, enrollment_a1,

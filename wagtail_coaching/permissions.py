@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import rules
 from django.db.models import Q
+from django.utils import timezone
 
 from .conf import coaching_settings
 from .models import (
@@ -28,8 +29,13 @@ from .models import (
     Company,
     ConsentPurpose,
     Enrollment,
+    EnrollmentStatus,
     NoteVisibility,
+    OfferPage,
+    Order,
+    SalesManagerProfile,
     SessionNote,
+    StripeEvent,
     Team,
     TeamMembership,
 )
@@ -152,10 +158,30 @@ COMPANY_CONSENTED = Scope(
         client__coaching_consents__granted=True,
     ),
 )
+# A client's activity opens while the enrollment gives access: not cancelled (a refund
+# cancels it) and not past its end. Paused and completed journeys stay readable.
+READABLE_ENROLLMENT = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED, EnrollmentStatus.COMPLETED)
+
+
+def _enrollment_readable(enrollment):
+    return enrollment.status in READABLE_ENROLLMENT and (
+        enrollment.ends_at is None or enrollment.ends_at > timezone.now()
+    )
+
+
 OWN_OPEN_ACTIVITY = Scope(
     "own_unlocked",
-    lambda user, a: a.enrollment.client_id == user.pk and a.state in CLIENT_VISIBLE_STATES,
-    lambda user, prefix="": _f(prefix, enrollment__client=user, state__in=CLIENT_VISIBLE_STATES),
+    lambda user, a: a.enrollment.client_id == user.pk
+    and a.state in CLIENT_VISIBLE_STATES
+    and _enrollment_readable(a.enrollment),
+    lambda user, prefix="": _f(
+        prefix, enrollment__client=user, state__in=CLIENT_VISIBLE_STATES,
+        enrollment__status__in=READABLE_ENROLLMENT,
+    )
+    & (
+        _f(prefix, enrollment__ends_at__isnull=True)
+        | _f(prefix, enrollment__ends_at__gt=timezone.now())
+    ),
 )
 
 # Notes -------------------------------------------------------------------------------------
@@ -224,6 +250,29 @@ COHORT_TEAM = Scope(
     lambda user, prefix="": _f(prefix, engagement__team_id__in=_team_ids(user)),
 )
 
+# Sales ---------------------------------------------------------------------------------------
+OWN_ORDER = Scope(
+    "buyer",
+    lambda user, o: o.buyer_id == user.pk,
+    lambda user, prefix="": _f(prefix, buyer=user),
+)
+
+
+def _offer_access_test(user, offer):
+    from .payments.access import has_offer_access
+
+    return has_offer_access(user, offer)
+
+
+def _offer_access_q(user, prefix=""):
+    from .payments.access import offers_accessible_to
+
+    return _f(prefix, pk__in=offers_accessible_to(user).values("pk"))
+
+
+# The paywall: an order that grants access now, or an active enrollment in all it sells.
+OFFER_ACCESS = Scope("paid_or_enrolled", _offer_access_test, _offer_access_q)
+
 SCOPES = {
     s.name: s
     for s in (ALL, OWN, COACHED, TEAM, COMPANY_CONSENTED, AUTHOR, SHARED_ANY, SELF, MEMBER)
@@ -271,6 +320,28 @@ MATRIX = {
         ROLE_COACH: AUTHOR | SHARED_IN_TEAM,
         ROLE_CLIENT: SHARED_WITH_ME,
     }),
+    "view_order": Action(Order, "See orders (the Orders panel)", {
+        ROLE_ADMIN: ALL,
+        ROLE_SALES_MANAGER: ALL,
+    }),
+    "change_order": Action(Order, "Grant offers manually, refund orders", {
+        ROLE_ADMIN: ALL,
+        ROLE_SALES_MANAGER: ALL,
+    }),
+    "follow_order": Action(Order, "Follow one's own order after checkout", {
+        role: OWN_ORDER for role in ROLES
+    }),
+    "access_offer": Action(OfferPage, "See an offer's paywalled content", {
+        role: OFFER_ACCESS for role in ROLES
+    }),
+    "view_salesmanagerprofile": Action(SalesManagerProfile, "See referral codes", {
+        ROLE_ADMIN: ALL,
+        ROLE_SALES_MANAGER: SELF,
+    }),
+    "change_salesmanagerprofile": Action(SalesManagerProfile, "Manage referral codes", {
+        ROLE_ADMIN: ALL,
+    }),
+    "view_stripeevent": Action(StripeEvent, "Read the Stripe webhook log", {ROLE_ADMIN: ALL}),
     "view_team": Action(Team, "See a team", {ROLE_ADMIN: ALL, ROLE_COACH: MEMBER}),
     "change_team": Action(Team, "Create and edit teams and their members", {ROLE_ADMIN: ALL}),
     "view_coachprofile": Action(CoachProfile, "See a coach's profile and load", {
@@ -374,6 +445,11 @@ def matrix_markdown():
         cells = [spec.roles[r].name if r in spec.roles else "–" for r in ROLES]
         lines.append(f"| `{action}`: {spec.description} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def has_offer_access(user, offer):
+    """The paywall's rule for one offer (see ``access_offer`` in the matrix)."""
+    return allowed(user, "access_offer", offer)
 
 
 # Kept for callers of the first release.

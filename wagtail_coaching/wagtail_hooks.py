@@ -7,8 +7,10 @@ from wagtail_modeladmin.options import modeladmin_register
 from .admin import assets, panels, search
 from .admin import urls as admin_urls
 from .admin.modeladmins import CoachingAdminGroup
+from .admin.orders import SalesAdminGroup
 
 modeladmin_register(CoachingAdminGroup)
+modeladmin_register(SalesAdminGroup)
 
 hooks.register("register_admin_search_area", search.clients_search_area)
 hooks.register("construct_homepage_panels", panels.add_coaching_panels)

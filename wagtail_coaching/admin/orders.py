@@ -2,9 +2,9 @@
 payments, refunds through Stripe, the sales managers' referral codes and the Stripe event
 log.
 
-Coaching admins and sales managers only, for every view here. Register with
-``register_order_admin()`` from ``wagtail_hooks.py``; importing this module registers
-nothing.
+Who may do what comes from the permission matrix (``view_order``, ``change_order``, ...):
+coaching admins and sales managers. ``wagtail_hooks.py`` registers ``SalesAdminGroup``;
+importing this module registers nothing.
 """
 
 from decimal import Decimal
@@ -13,15 +13,15 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin import SimpleListFilter
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.shortcuts import redirect
 from django.urls import re_path
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from wagtail_modeladmin.helpers import ButtonHelper, PermissionHelper
-from wagtail_modeladmin.options import ModelAdmin, ModelAdminGroup, modeladmin_register
+from wagtail_modeladmin.helpers import ButtonHelper
+from wagtail_modeladmin.options import ModelAdminGroup
 from wagtail_modeladmin.views import IndexView, InstanceSpecificView, WMABaseView
 
 from ..models import OfferPage, Order, SalesManagerProfile, StripeEvent
@@ -30,7 +30,8 @@ from ..payments.errors import PaymentError
 from ..payments.fulfilment import grant_offer
 from ..payments.refunds import request_refund
 from ..payments.stripe_client import stripe_enabled
-from ..permissions import ROLE_ADMIN, ROLE_SALES_MANAGER, roles_of
+from .modeladmins import MatrixModelAdmin
+from .permission import MatrixPermissionHelper, forbidden, may, refusing
 
 TEMPLATES = "wagtail_coaching/offers/admin/"
 
@@ -38,38 +39,14 @@ TEMPLATES = "wagtail_coaching/offers/admin/"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def is_sales_staff(user):
-    """Coaching admins and sales managers: who may use the Orders panel."""
-    return bool(roles_of(user) & {ROLE_ADMIN, ROLE_SALES_MANAGER})
-
-
-def is_coaching_admin(user):
-    return ROLE_ADMIN in roles_of(user)
-
-
-class OrderPermissionHelper(PermissionHelper):
+class OrderPermissionHelper(MatrixPermissionHelper):
     """Orders are money records: listed and inspected by sales staff, never edited here."""
 
-    def user_has_any_permissions(self, user):
-        return is_sales_staff(user)
-
-    def user_can_list(self, user):
-        return is_sales_staff(user)
-
-    def user_can_inspect_obj(self, user, obj):
-        return is_sales_staff(user)
-
-    def user_can_create(self, user):
-        return False
-
-    def user_can_edit_obj(self, user, obj):
-        return False
-
-    def user_can_delete_obj(self, user, obj):
-        return False
+    view_action = "view_order"
+    change_action = None
 
     def user_can_refund(self, user, obj):
-        return is_sales_staff(user) and obj.can_refund
+        return may(user, "change_order", obj) and obj.can_refund
 
 
 class OrderButtonHelper(ButtonHelper):
@@ -120,7 +97,7 @@ def _safe_attr(item, path):
 
 class OrderIndexView(IndexView):
     def check_action_permitted(self, user):
-        return is_sales_staff(user)
+        return may(user, "view_order")
 
     def to_row_dict(self, item):
         return {field: _safe_attr(item, field) for field in self.list_export}
@@ -206,7 +183,7 @@ class ManualGrantView(WMABaseView):
     template_name = TEMPLATES + "grant.html"
 
     def check_action_permitted(self, user):
-        return is_sales_staff(user)
+        return may(user, "change_order")
 
     def get_page_subtitle(self):
         return _("Record a payment made offline (e.g. a B2B invoice) and enroll the buyer")
@@ -243,7 +220,7 @@ class RefundView(InstanceSpecificView):
     template_name = TEMPLATES + "refund_confirm.html"
 
     def check_action_permitted(self, user):
-        return is_sales_staff(user)
+        return may(user, "change_order", self.instance)
 
     def get(self, request, *args, **kwargs):
         return self.render_to_response(self.get_context_data(
@@ -265,7 +242,8 @@ class RefundView(InstanceSpecificView):
         return redirect(self.index_url)
 
 
-class OrderAdmin(ModelAdmin):
+class OrderAdmin(MatrixModelAdmin):
+    admin_views = ("index", "inspect")
     model = Order
     menu_label = gettext_lazy("Orders")
     menu_icon = "tag"
@@ -335,37 +313,27 @@ class OrderAdmin(ModelAdmin):
         )
 
     def grant_view(self, request):
-        return ManualGrantView.as_view(model_admin=self)(request)
+        if not may(request.user, "change_order"):
+            return forbidden(request)
+        return refusing(ManualGrantView.as_view(model_admin=self), request)
 
     def refund_view(self, request, instance_pk):
-        if not is_sales_staff(request.user):  # before revealing whether the order exists
-            raise PermissionDenied
-        return RefundView.as_view(model_admin=self, instance_pk=instance_pk)(request)
+        self.get_visible_object(request, instance_pk)
+        if not may(request.user, "change_order"):
+            return forbidden(request)
+        return refusing(
+            RefundView.as_view(model_admin=self, instance_pk=instance_pk), request
+        )
 
 
-class ReferralPermissionHelper(PermissionHelper):
+class ReferralPermissionHelper(MatrixPermissionHelper):
     """Admins manage referral codes; a sales manager sees their own."""
 
-    def user_has_any_permissions(self, user):
-        return is_sales_staff(user)
-
-    def user_can_list(self, user):
-        return is_sales_staff(user)
-
-    def user_can_create(self, user):
-        return is_coaching_admin(user)
-
-    def user_can_inspect_obj(self, user, obj):
-        return is_coaching_admin(user) or obj.user_id == user.pk
-
-    def user_can_edit_obj(self, user, obj):
-        return is_coaching_admin(user)
-
-    def user_can_delete_obj(self, user, obj):
-        return is_coaching_admin(user)
+    view_action = "view_salesmanagerprofile"
+    change_action = "change_salesmanagerprofile"
 
 
-class SalesManagerProfileAdmin(ModelAdmin):
+class SalesManagerProfileAdmin(MatrixModelAdmin):
     model = SalesManagerProfile
     menu_label = gettext_lazy("Referral codes")
     menu_icon = "link"
@@ -377,35 +345,18 @@ class SalesManagerProfileAdmin(ModelAdmin):
     form_fields_exclude = ("created_at",)
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).select_related("user")
-        if is_coaching_admin(request.user):
-            return queryset
-        return queryset.filter(user=request.user)
+        return super().get_queryset(request).select_related("user")
 
 
-class StripeEventPermissionHelper(PermissionHelper):
+class StripeEventPermissionHelper(MatrixPermissionHelper):
     """The webhook's log, read-only, for coaching admins (to see failed or unmatched events)."""
 
-    def user_has_any_permissions(self, user):
-        return is_coaching_admin(user)
-
-    def user_can_list(self, user):
-        return is_coaching_admin(user)
-
-    def user_can_inspect_obj(self, user, obj):
-        return is_coaching_admin(user)
-
-    def user_can_create(self, user):
-        return False
-
-    def user_can_edit_obj(self, user, obj):
-        return False
-
-    def user_can_delete_obj(self, user, obj):
-        return False
+    view_action = "view_stripeevent"
+    change_action = None
 
 
-class StripeEventAdmin(ModelAdmin):
+class StripeEventAdmin(MatrixModelAdmin):
+    admin_views = ("index", "inspect")
     model = StripeEvent
     menu_label = gettext_lazy("Stripe events")
     menu_icon = "list-ul"
@@ -425,9 +376,3 @@ class SalesAdminGroup(ModelAdminGroup):
     menu_icon = "tag"
     menu_order = 300
     items = (OrderAdmin, SalesManagerProfileAdmin, StripeEventAdmin)
-
-
-def register_order_admin():
-    """Add the Sales menu (orders, referral codes) to Wagtail's admin. Call it once, from
-    ``wagtail_hooks.py``."""
-    return modeladmin_register(SalesAdminGroup)

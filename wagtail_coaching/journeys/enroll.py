@@ -8,6 +8,7 @@ from ..models import (
     OPEN_STATUSES,
     ActivityState,
     ClientActivity,
+    EngagementPage,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
