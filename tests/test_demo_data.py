@@ -17,6 +17,8 @@ from wagtail_coaching.conf import coaching_settings
 from wagtail_coaching.models import (
     ActivityState,
     ClientActivity,
+    CoachAssignment,
+    CoachProfile,
     Cohort,
     Company,
     EngagementPage,
@@ -24,13 +26,16 @@ from wagtail_coaching.models import (
     EnrollmentStatus,
     JourneyEvent,
     Notification,
+    SessionNote,
+    Team,
 )
+from wagtail_coaching.permissions import visible
 
 pytestmark = pytest.mark.django_db
 
 COUNTED = [
     get_user_model(), Group, Page, Revision, Site, Company, Cohort, Enrollment, ClientActivity,
-    JourneyEvent, Notification,
+    JourneyEvent, Notification, Team, CoachProfile, CoachAssignment, SessionNote,
 ]
 
 
@@ -159,3 +164,23 @@ def test_client_dashboard_renders_for_the_demo_client(demo, client):
     assert "Leadership Foundations" in html
     assert "Stress Reset" in html
     assert "How is it going?" in html  # her next step
+
+
+def test_the_team_coaches_and_hr_see_what_they_should(demo):
+    users = get_user_model().objects.in_bulk(["coach", "nina", "hr", "sales"],
+                                             field_name="username")
+    team = Team.objects.get()
+    assert {m.user.username for m in team.memberships.all()} == {"coach", "nina"}
+    assert EngagementPage.objects.filter(team=team).count() == 2
+    # Round-robin shared the clients between the two coaches.
+    loads = {u: CoachAssignment.objects.filter(coach=users[u], ended_at__isnull=True).count()
+             for u in ("coach", "nina")}
+    assert all(loads.values()) and abs(loads["coach"] - loads["nina"]) <= 1
+    # Acme's HR partner sees the Acme-sponsored enrollments of the two consenting clients
+    # (Casey has two), nothing else.
+    assert sorted(e.client.username for e in visible(users["hr"], "view_enrollment")) == [
+        "client", "client", "priya"
+    ]
+    assert not visible(users["sales"], "view_enrollment").exists()
+    paused = Enrollment.objects.get(status=EnrollmentStatus.PAUSED)
+    assert paused.notes.filter(visibility="team").exists()

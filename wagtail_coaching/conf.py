@@ -28,8 +28,6 @@ DEFAULTS = {
     # Extra roles' permissions: {"supervisor": {"view_enrollment": "coached|team"}}; the
     # role's group goes in ROLE_GROUPS. Scope names are listed in the README's matrix.
     "ROLE_PERMISSIONS": {},
-    # Clients a coach takes on when their profile does not say otherwise.
-    "DEFAULT_MAX_CLIENTS": 20,
     # A client with no activity for this many days shows as needing attention.
     "ATTENTION_AFTER_DAYS": 7,
     # Time zone used to turn calendar dates (e.g. "unlock on 1 March") into instants, and
@@ -37,7 +35,8 @@ DEFAULTS = {
     "TIME_ZONE": None,
     # Rows handled per batch by bulk jobs (time-based unlocks, program sync).
     "BATCH_SIZE": 1000,
-    # Cron schedule (UTC) of the time-based unlock job and of the outbox sweeper.
+    # Cron schedules (in Django's TIME_ZONE, read when the tasks module is imported) of the
+    # time-based unlock job and of the outbox sweeper.
     "UNLOCK_SCHEDULE": "* * * * *",
     "SWEEP_SCHEDULE": "*/5 * * * *",
     # Outbox: how many times a notification is attempted, and how long the sweeper waits

@@ -90,7 +90,7 @@ class Scope:
 
     def __or__(self, other):
         return Scope(
-            f"{self.name} | {other.name}",
+            f"{self.name} or {other.name}",
             lambda user, obj: self.test(user, obj) or other.test(user, obj),
             lambda user, prefix="": self.q(user, prefix) | other.q(user, prefix),
         )

@@ -26,22 +26,28 @@ from sandbox.home.models import HomePage
 from wagtail_coaching.blocks import UnlockRule
 from wagtail_coaching.conf import coaching_settings
 from wagtail_coaching.journeys import (
+    add_note,
     advance,
     complete_activity,
     enroll,
     enroll_many,
+    pause_enrollment,
+    set_consent,
     unlock_activity,
 )
 from wagtail_coaching.models import (
     ActivityState,
+    AssignmentMethod,
+    CoachProfile,
     Cohort,
     Company,
+    ConsentPurpose,
     EngagementPage,
     Enrollment,
     EnrollmentSource,
-    EnrollmentStatus,
-    EventKind,
-    JourneyEvent,
+    NoteVisibility,
+    Team,
+    TeamMembership,
 )
 from wagtail_coaching.testing import programs
 from wagtail_coaching.testing.factories import make_engagement
@@ -53,6 +59,7 @@ PASSWORD = "demo1234"
 STAFF = [
     ("admin", "Alex", "Admin", None, "/admin/"),
     ("coach", "Morgan", "Reyes", "coach", "/admin/"),
+    ("nina", "Nina", "Osei", "coach", "/admin/"),
     ("sales", "Sasha", "Brooks", "sales_manager", "/admin/"),
     ("hr", "Helen", "Ward", "hr_partner", "/admin/"),
 ]
@@ -344,12 +351,35 @@ class Journey:
 
     def pause(self, at, reason):
         self.catch_up(at)
-        Enrollment.objects.filter(pk=self.enrollment.pk).update(status=EnrollmentStatus.PAUSED)
-        JourneyEvent.objects.create(
-            enrollment=self.enrollment, kind=EventKind.STATUS_CHANGED, actor=self.coach, at=at,
-            data={"from": EnrollmentStatus.ACTIVE, "to": EnrollmentStatus.PAUSED,
-                  "reason": reason},
+        pause_enrollment(self.enrollment, actor=self.coach, now=at)
+        add_note(self.enrollment, author=self.coach, body=reason,
+                 visibility=NoteVisibility.TEAM, now=at)
+
+
+def ensure_team(coaches, report):
+    """The coaching team with a profile for each coach (idempotent)."""
+    team, created = Team.objects.get_or_create(
+        name="Bright Path coaches",
+        defaults={"description": "Everyone who coaches Bright Path's clients."},
+    )
+    if created:
+        report.add("team Bright Path coaches")
+    bios = {
+        "coach": ("Former engineering manager; coaches new leaders.", "Leadership, feedback",
+                  "English, Spanish"),
+        "nina": ("Occupational psychologist; stress and resilience.", "Stress, resilience",
+                 "English, French"),
+    }
+    for coach in coaches:
+        bio, specialties, languages = bios.get(coach.username, ("", "", "English"))
+        _, made = CoachProfile.objects.get_or_create(
+            user=coach, defaults={"bio": bio, "specialties": specialties,
+                                  "languages": languages, "max_clients": 12},
         )
+        if made:
+            report.add(f"coach profile {coach.username}")
+        TeamMembership.objects.get_or_create(team=team, user=coach, role="coach")
+    return team
 
 
 def _at(day, hour, minute=0):
@@ -512,9 +542,23 @@ def _build(report):
         stress_program(), report,
     )
 
+    team = ensure_team([staff["coach"], staff["nina"]], report)
+    for engagement in (leadership, stress):
+        if engagement.team_id is None:
+            # Through a published revision, so the editor shows the same team.
+            page = engagement.get_latest_revision_as_object()
+            page.team = team
+            page.assignment_policy = AssignmentMethod.ROUND_ROBIN
+            page.save_revision(user=admin).publish(user=admin)
+            engagement.refresh_from_db()
+            report.add(f"team of {engagement.title}")
+
     company, created = Company.objects.get_or_create(name=COMPANY_NAME)
     if created:
         report.add(f"company {COMPANY_NAME}")
+    if not company.hr_partners.filter(pk=staff["hr"].pk).exists():
+        company.hr_partners.add(staff["hr"])
+        report.add(f"HR partner of {COMPANY_NAME}")
     cohort, created = Cohort.objects.get_or_create(
         name=COHORT_NAME, company=company,
         defaults={
@@ -541,6 +585,12 @@ def _build(report):
     played = []
     newcomers = [clients[u] for u in cohort_scripts if not enrolled(clients[u], leadership)]
     if newcomers:
+        cohort.members.add(*newcomers)
+        # Two of them let Acme's HR partner see their progress; the others keep it private.
+        for username in ("client", "priya"):
+            if clients[username] in newcomers:
+                set_consent(clients[username], ConsentPurpose.SHARE_PROGRESS, True,
+                            now=cohort_start)
         created, _ = enroll_many(
             newcomers, leadership, source=EnrollmentSource.COHORT, actor=admin, cohort=cohort,
             starts_at=cohort_start, now=cohort_start,
