@@ -143,6 +143,7 @@ def test_a_stage_needs_an_activity():
         block.clean(block.to_python(programs.stage("Empty", [])["value"]))
 
 
+@pytest.mark.django_db  # document choosers look their (absent) documents up
 def test_a_whole_program_validates_down_to_the_unlock_rule():
     block = ProgramBlock()
     good = programs.sized_program(2, 3)
