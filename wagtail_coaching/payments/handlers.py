@@ -157,26 +157,24 @@ def checkout_completed(session, ctx):
     return apply_checkout_session(session, ctx)
 
 
-def checkout_async_failed(session, ctx):
+def _close_pending(session, status):
+    """A checkout that ended without payment: its still-pending order takes ``status``."""
     order, problem = order_for_session(session)
     if order is None:
         return problem
     if order.status != OrderStatus.PENDING:
         return "already_processed"
-    order.status = OrderStatus.FAILED
+    order.status = status
     order.save(update_fields=["status", "updated_at"])
-    return "failed"
+    return str(status)
+
+
+def checkout_async_failed(session, ctx):
+    return _close_pending(session, OrderStatus.FAILED)
 
 
 def checkout_expired(session, ctx):
-    order, problem = order_for_session(session)
-    if order is None:
-        return problem
-    if order.status != OrderStatus.PENDING:
-        return "already_processed"
-    order.status = OrderStatus.EXPIRED
-    order.save(update_fields=["status", "updated_at"])
-    return "expired"
+    return _close_pending(session, OrderStatus.EXPIRED)
 
 
 # -- Invoices and subscriptions -------------------------------------------------------------
