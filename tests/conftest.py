@@ -39,6 +39,27 @@ def broker():
 
 
 @pytest.fixture
+def stripe_fake(settings):
+    """The local fake of the Stripe API, with the real ``stripe`` library pointed at it."""
+    from .stripe_fake import running_fake
+
+    yield from running_fake(settings)
+
+
+@pytest.fixture
+def engagement(db):
+    """A published engagement, for the tests that sell one (modules may override it)."""
+    from wagtail_coaching.testing.factories import make_engagement
+
+    return make_engagement(title="Leadership Foundations", slug="leadership")
+
+
+@pytest.fixture
+def buyer(db):
+    return UserFactory(username="cara", email="cara@example.com")
+
+
+@pytest.fixture
 def client_user(db):
     return UserFactory(username="cara", first_name="Cara", last_name="Client")
 

@@ -17,7 +17,6 @@ from tests.stripe_fake import (
     make_offer,
     post_event,
     price_of,
-    running_fake,
 )
 from wagtail_coaching.models import (
     Enrollment,
@@ -36,23 +35,8 @@ pytestmark = [pytest.mark.django_db]
 
 
 @pytest.fixture
-def stripe_fake(settings):
-    yield from running_fake(settings)
-
-
-@pytest.fixture
-def engagement(db):
-    return make_engagement(title="Leadership Foundations", slug="leadership")
-
-
-@pytest.fixture
 def offer(engagement):
     return make_offer([engagement], prices=[ONE_TIME, MONTHLY, FREE], access_days=90)
-
-
-@pytest.fixture
-def buyer(db):
-    return UserFactory(username="cara", email="cara@example.com")
 
 
 def checkout_url(price):

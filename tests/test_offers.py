@@ -14,7 +14,6 @@ from tests.stripe_fake import (
     configure,
     make_offer,
     price_of,
-    running_fake,
 )
 from wagtail_coaching.conf import coaching_settings
 from wagtail_coaching.models import (
@@ -31,11 +30,6 @@ from wagtail_coaching.payments.money import describe_price, format_amount, to_mi
 from wagtail_coaching.testing.factories import UserFactory, make_engagement
 
 pytestmark = [pytest.mark.django_db]
-
-
-@pytest.fixture
-def stripe_fake(settings):
-    yield from running_fake(settings)
 
 
 @pytest.fixture
@@ -60,11 +54,6 @@ def landing_body():
             "content": [{"type": "text", "value": "<p>SECRET-WORKBOOK-LINK</p>"}],
         }},
     ]
-
-
-@pytest.fixture
-def engagement(db):
-    return make_engagement(title="Leadership Foundations", slug="leadership")
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from tests.stripe_fake import (
     make_offer,
     post_event,
     price_of,
-    running_fake,
 )
 from wagtail_coaching.conf import coaching_settings
 from wagtail_coaching.models import (
@@ -29,7 +28,7 @@ from wagtail_coaching.models import (
 )
 from wagtail_coaching.payments.checkout import start_checkout
 from wagtail_coaching.payments.fulfilment import grant_offer
-from wagtail_coaching.testing.factories import UserFactory, make_engagement
+from wagtail_coaching.testing.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db]
 
@@ -38,11 +37,6 @@ GRANT = "wagtail_coaching_order_modeladmin_grant"
 REFUND = "wagtail_coaching_order_modeladmin_refund"
 INSPECT = "wagtail_coaching_order_modeladmin_inspect"
 REFERRALS = "wagtail_coaching_salesmanagerprofile_modeladmin_index"
-
-
-@pytest.fixture
-def stripe_fake(settings):
-    yield from running_fake(settings)
 
 
 def role_user(username, role=None, admin_access=True):
@@ -71,11 +65,6 @@ def as_user(user):
     if user is not None:
         client.force_login(user)
     return client
-
-
-@pytest.fixture
-def engagement(db):
-    return make_engagement(title="Leadership Foundations", slug="leadership")
 
 
 @pytest.fixture

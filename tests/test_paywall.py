@@ -16,7 +16,6 @@ from tests.stripe_fake import (
     make_offer,
     post_event,
     price_of,
-    running_fake,
 )
 from wagtail_coaching.blocks import PaywallBlock
 from wagtail_coaching.journeys import enroll
@@ -41,25 +40,10 @@ PAYWALL = {"type": "paywall", "value": {
 
 
 @pytest.fixture
-def stripe_fake(settings):
-    yield from running_fake(settings)
-
-
-@pytest.fixture
-def engagement(db):
-    return make_engagement(title="Leadership Foundations", slug="leadership")
-
-
-@pytest.fixture
 def offer(engagement):
     return make_offer([engagement], prices=[ONE_TIME, FREE], body=[
         {"type": "text", "value": "<p>Open introduction about resilience.</p>"}, PAYWALL,
     ])
-
-
-@pytest.fixture
-def buyer(db):
-    return UserFactory(username="cara", email="cara@example.com")
 
 
 def page_html(user, offer):

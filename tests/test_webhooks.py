@@ -19,7 +19,6 @@ from tests.stripe_fake import (
     make_offer,
     post_event,
     price_of,
-    running_fake,
     sign,
 )
 from wagtail_coaching.journeys import enroll
@@ -44,23 +43,8 @@ DAY = 86400
 
 
 @pytest.fixture
-def stripe_fake(settings):
-    yield from running_fake(settings)
-
-
-@pytest.fixture
-def engagement(db):
-    return make_engagement(title="Leadership Foundations", slug="leadership")
-
-
-@pytest.fixture
 def offer(engagement):
     return make_offer([engagement], prices=[ONE_TIME, MONTHLY, INSTALLMENTS])
-
-
-@pytest.fixture
-def buyer(db):
-    return UserFactory(username="cara", email="cara@example.com")
 
 
 def open_checkout(buyer, offer, label="Pay once"):

@@ -29,18 +29,30 @@ class _IdFilter(SimpleListFilter):
         raise NotImplementedError
 
 
-class EngagementFilter(_IdFilter):
-    title = _("engagement")
-    parameter_name = "engagement"
+class _RelatedFilter(_IdFilter):
+    """Clients by a related object (``field`` on the enrollment), offering only the related
+    objects of clients the viewer may see."""
+
+    model = None
+    field = None
+    label = "name"
 
     def lookups(self, request, model_admin):
-        engagements = EngagementPage.objects.filter(
-            pk__in=visible(request.user, "view_enrollment").order_by().values("engagement_id")
-        ).order_by("title")
-        return [(e.pk, e.title) for e in engagements.only("pk", "title")]
+        related = self.model.objects.filter(
+            pk__in=visible(request.user, "view_enrollment").order_by().values(self.field)
+        ).order_by(self.label)
+        return [(o.pk, getattr(o, self.label)) for o in related.only("pk", self.label)]
 
     def filter_by(self, queryset, value):
-        return queryset.filter(engagement_id=value)
+        return queryset.filter(**{self.field: value})
+
+
+class EngagementFilter(_RelatedFilter):
+    title = _("engagement")
+    parameter_name = "engagement"
+    model = EngagementPage
+    field = "engagement_id"
+    label = "title"
 
 
 class CoachFilter(_IdFilter):
@@ -65,29 +77,15 @@ class CoachFilter(_IdFilter):
         )
 
 
-class CompanyFilter(_IdFilter):
+class CompanyFilter(_RelatedFilter):
     title = _("company")
     parameter_name = "company"
-
-    def lookups(self, request, model_admin):
-        companies = Company.objects.filter(
-            pk__in=visible(request.user, "view_enrollment").order_by().values("company_id")
-        )
-        return [(c.pk, c.name) for c in companies]
-
-    def filter_by(self, queryset, value):
-        return queryset.filter(company_id=value)
+    model = Company
+    field = "company_id"
 
 
-class CohortFilter(_IdFilter):
+class CohortFilter(_RelatedFilter):
     title = _("cohort")
     parameter_name = "cohort"
-
-    def lookups(self, request, model_admin):
-        cohorts = Cohort.objects.filter(
-            pk__in=visible(request.user, "view_enrollment").order_by().values("cohort_id")
-        )
-        return [(c.pk, c.name) for c in cohorts]
-
-    def filter_by(self, queryset, value):
-        return queryset.filter(cohort_id=value)
+    model = Cohort
+    field = "cohort_id"
