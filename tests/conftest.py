@@ -85,3 +85,28 @@ def pytest_collection_modifyitems(config, items):
     transactional tests themselves create what they need.
     """
     items.sort(key=_is_transactional)
+
+
+@pytest.fixture
+def enqueue_at_once(monkeypatch):
+    """Jobs are sent when enqueued rather than on commit (a test's transaction never
+    commits), so ``drain()`` runs what a service call enqueued."""
+    from wagtail_coaching import tasks
+
+    monkeypatch.setattr(tasks, "enqueue", lambda actor, *a, **kw: actor.send(*a, **kw))
+
+
+@pytest.fixture
+def quiet_world(db, enqueue_at_once):
+    """``build_world()`` with its own emails (welcome, coach assigned) already sent and
+    forgotten, so a test sees only the mail it causes."""
+    from django.core import mail
+
+    from wagtail_coaching.testing.jobs import drain
+
+    from .world import build_world
+
+    world = build_world()
+    drain()
+    mail.outbox.clear()
+    return world

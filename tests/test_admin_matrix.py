@@ -9,8 +9,6 @@ when a coaching URL name is missing from ``ROUTES`` (or ``ROUTES`` names one tha
 
 import copy
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pytest
@@ -23,6 +21,7 @@ from django.urls import URLResolver, get_resolver, reverse
 from wagtail_coaching.journeys import pause_enrollment
 from wagtail_coaching.models import (
     AssignmentMethod,
+    AvailabilitySlot,
     CoachProfile,
     Cohort,
     Company,
@@ -34,27 +33,16 @@ from wagtail_coaching.models import (
 )
 from wagtail_coaching.permissions import MATRIX, roles_of
 
+from .routes import Route, by_public_id
+from .routes_booking import BOOKING_ROUTES
+from .routes_client_sessions import CLIENT_SESSION_ROUTES
+from .routes_group_sessions import GROUP_SESSION_ROUTES
+from .routes_one_to_one_admin import ONE_TO_ONE_ADMIN_ROUTES
 from .test_admin_clients import admin_world, as_user
 from .world import coach_in
+from .world_sessions import add_sessions
 
 OK, DENIED, MISSING, LOGIN = "ok", "denied (403)", "missing (404)", "login"
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str = "get"
-    targets: str | None = None  # attribute of Setup listing the objects the URL is about
-    lookup: str | None = None  # action that finds the object; without it: 404
-    action: str | None = None  # action the URL performs; without it: 403
-    creates: type | None = None  # a create view: ``action`` on a new object of this model
-    admin: bool = True  # inside the Wagtail admin (needs admin access)
-    data: Callable = field(default=lambda setup, obj: {})
-    args: Callable = field(default=lambda obj: [] if obj is None else [obj.pk])
-    prepare: Callable | None = None
-
-
-def by_public_id(obj):
-    return [obj.public_id]
 
 
 def step_of(title):
@@ -166,6 +154,11 @@ ROUTES = {
     "wagtail_coaching_stripeevent_modeladmin_inspect": Route(
         targets="stripe_events", lookup="view_stripeevent", action="view_stripeevent"
     ),
+    # Sessions: each area keeps its rows in its own module.
+    **GROUP_SESSION_ROUTES,
+    **CLIENT_SESSION_ROUTES,
+    **BOOKING_ROUTES,
+    **ONE_TO_ONE_ADMIN_ROUTES,
 }
 
 # URLs that answer to something other than a user's role, each tested in its own module.
@@ -174,6 +167,10 @@ EXEMPT = {
     "wagtail_coaching:checkout",
     # Stripe, authenticated by the signature on the body (tests/test_webhooks.py).
     "wagtail_coaching:stripe_webhook",
+    # Signed reply links of session invitations (tests/test_session_views.py).
+    "wagtail_coaching:rsvp",
+    # Secret calendar feed URLs (tests/test_session_views.py, tests/test_feeds.py).
+    "wagtail_coaching:calendar_feed",
 }
 
 
@@ -199,6 +196,12 @@ class Setup:
         self.orders = list(Order.objects.all())
         self.referrals = list(SalesManagerProfile.objects.all())
         self.stripe_events = list(StripeEvent.objects.all())
+        # Sessions (tests/world_sessions.py).
+        add_sessions(w)
+        self.group_sessions = [w.session_a, w.session_b]
+        self.slots = list(AvailabilitySlot.objects.order_by("pk"))
+        self.bookings = [w.booking_a1, w.booking_b1]
+        self.allotments = list(w.one_to_one.values())
         self.users = [*w.users(), None]
 
     def identities(self, except_user=None):

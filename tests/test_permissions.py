@@ -18,11 +18,12 @@ from wagtail_coaching.permissions import (
 )
 
 from .world import build_world
+from .world_sessions import add_sessions
 
 
 @pytest.fixture
 def world(db):
-    return build_world()
+    return add_sessions(build_world())
 
 
 @pytest.mark.parametrize("action", sorted(MATRIX))

@@ -63,6 +63,17 @@ DEFAULTS = {
     "PAYMENT_GRACE_DAYS": 7,
     # Cron schedule (UTC) of the job that pauses overdue plans and ends expired access.
     "PAYMENT_SWEEP_SCHEDULE": "17 * * * *",
+    # Sessions. A client who cancels a 1:1 session this close to its start uses it up (and can
+    # no longer reschedule it).
+    "LATE_CANCEL_HOURS": 24,
+    # How long the accept/decline links of a session invitation work (seconds); they also
+    # stop working once the session has started.
+    "RSVP_MAX_AGE": 60 * 60 * 24 * 30,
+    # How far ahead clients can book 1:1 sessions (days), and the least notice (hours).
+    "BOOKING_HORIZON_DAYS": 60,
+    "BOOKING_NOTICE_HOURS": 12,
+    # Name shown as the organiser of calendar invitations (its address is FROM_EMAIL).
+    "ORGANIZER_NAME": "",
     # Where a visitor creates an account before buying (a URL or URL name); None hides the link.
     "SIGNUP_URL": None,
 }

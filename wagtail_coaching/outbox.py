@@ -130,6 +130,11 @@ def _send_email(notification):
     )
     if html:
         message.attach_alternative(html, "text/html")
+    from .scheduling.messages import calendar_attachment
+
+    part = calendar_attachment(notification.payload)
+    if part is not None:
+        message.attach(part)
     message.send()
 
 

@@ -21,20 +21,27 @@ from django.utils import timezone
 
 from .conf import coaching_settings
 from .models import (
+    OPEN_STATUSES,
     ActivityState,
+    Audience,
+    AvailabilitySlot,
     ClientActivity,
     CoachAssignment,
+    CoachingSession,
     CoachProfile,
     Cohort,
     Company,
     ConsentPurpose,
     Enrollment,
     EnrollmentStatus,
+    GroupSession,
     NoteVisibility,
     OfferPage,
     Order,
+    Registration,
     SalesManagerProfile,
     SessionNote,
+    SessionStatus,
     StripeEvent,
     Team,
     TeamMembership,
@@ -273,6 +280,73 @@ def _offer_access_q(user, prefix=""):
 # The paywall: an order that grants access now, or an active enrollment in all it sells.
 OFFER_ACCESS = Scope("paid_or_enrolled", _offer_access_test, _offer_access_q)
 
+# Group sessions -------------------------------------------------------------------------------
+def _co_coached(user):
+    return GroupSession.co_coaches.through.objects.filter(user_id=user.pk).values(
+        "groupsession_id"
+    )
+
+
+RUNS = Scope(
+    "runs",
+    lambda user, s: s.coach_id == user.pk
+    or (s.pk is not None and _co_coached(user).filter(groupsession_id=s.pk).exists()),
+    lambda user, prefix="": _f(prefix, coach=user) | _f(prefix, pk__in=_co_coached(user)),
+)
+SESSION_TEAM = Scope(
+    "team",
+    lambda user, s: _is_team_member(user, s.team_id),
+    lambda user, prefix="": _f(prefix, team_id__in=_team_ids(user)),
+)
+
+
+def eligible_q(user, prefix=""):
+    """Group sessions a client may join: they are in its audience, or already on its list."""
+    open_enrollments = Enrollment.objects.filter(client=user, status__in=OPEN_STATUSES)
+    cohorts = Cohort.members.through.objects.filter(user_id=user.pk)
+    audience = (
+        _f(prefix, audience=Audience.OPEN)
+        | _f(prefix, audience=Audience.ENGAGEMENT,
+             engagement_id__in=open_enrollments.values("engagement_id"))
+        | _f(prefix, audience=Audience.COHORT, cohort_id__in=cohorts.values("cohort_id"))
+        | _f(prefix, audience=Audience.COMPANY,
+             company_id__in=open_enrollments.filter(company__isnull=False).values("company_id"))
+        | _f(prefix, audience=Audience.COMPANY,
+             company_id__in=Cohort.objects.filter(
+                 pk__in=cohorts.values("cohort_id"), company__isnull=False
+             ).values("company_id"))
+        | _f(prefix, audience=Audience.LIST,
+             pk__in=GroupSession.invitees.through.objects.filter(user_id=user.pk).values(
+                 "groupsession_id"
+             ))
+    )
+    listed = _f(prefix, pk__in=Registration.objects.filter(user=user).values("session_id"))
+    return (audience & _f(prefix, status=SessionStatus.SCHEDULED)) | listed
+
+
+ELIGIBLE = Scope(
+    "eligible",
+    lambda user, s: s.pk is not None
+    and GroupSession.objects.filter(eligible_q(user), pk=s.pk).exists(),
+    eligible_q,
+)
+SESSION_COMPANY_HR = Scope(
+    "company_hr",
+    lambda user, s: Company.objects.filter(hr_partners=user).filter(
+        pk__in=[s.company_id, s.cohort.company_id if s.cohort_id else None]
+    ).exists(),
+    lambda user, prefix="": _f(
+        prefix, company_id__in=Company.objects.filter(hr_partners=user).values("pk")
+    ) | _f(prefix, cohort__company_id__in=Company.objects.filter(hr_partners=user).values("pk")),
+)
+
+# 1:1 sessions and availability ----------------------------------------------------------------
+SESSION_COACH = Scope(
+    "coach",
+    lambda user, s: s.coach_id == user.pk,
+    lambda user, prefix="": _f(prefix, coach=user),
+)
+
 SCOPES = {
     s.name: s
     for s in (ALL, OWN, COACHED, TEAM, COMPANY_CONSENTED, AUTHOR, SHARED_ANY, SELF, MEMBER)
@@ -364,6 +438,56 @@ MATRIX = {
     }),
     "change_cohort": Action(Cohort, "Create and edit cohorts, enroll a cohort", {
         ROLE_ADMIN: ALL,
+    }),
+    "view_groupsession": Action(GroupSession, "See a group session", {
+        ROLE_ADMIN: ALL,
+        ROLE_COACH: RUNS | SESSION_TEAM,
+        ROLE_HR_PARTNER: SESSION_COMPANY_HR,
+        ROLE_CLIENT: ELIGIBLE,
+    }),
+    "create_groupsession": Action(
+        GroupSession, "Create group sessions (a coach: ones they or their team run)", {
+            ROLE_ADMIN: ALL,
+            ROLE_COACH: ALL,
+        }),
+    "change_groupsession": Action(
+        GroupSession, "Edit, cancel, invite, change the coach, take attendance", {
+            ROLE_ADMIN: ALL,
+            ROLE_COACH: RUNS | SESSION_TEAM,
+        }),
+    "register_groupsession": Action(
+        GroupSession, "Register for a group session (or join its waitlist)", {
+            ROLE_CLIENT: ELIGIBLE,
+        }),
+    "view_availabilityslot": Action(AvailabilitySlot, "See a coach's availability", {
+        ROLE_ADMIN: ALL,
+        ROLE_COACH: SESSION_COACH,
+    }),
+    "change_availabilityslot": Action(AvailabilitySlot, "Publish and remove availability", {
+        ROLE_ADMIN: ALL,
+        ROLE_COACH: SESSION_COACH,
+    }),
+    "book_session": Action(ClientActivity, "Book a 1:1 session from an allotment", {
+        ROLE_CLIENT: OWN_OPEN_ACTIVITY,
+    }),
+    "view_coachingsession": Action(CoachingSession, "See a 1:1 session", {
+        ROLE_ADMIN: ALL,
+        ROLE_COACH: SESSION_COACH | TEAM.via("enrollment"),
+        ROLE_CLIENT: OWN.via("enrollment"),
+    }),
+    "change_coachingsession": Action(
+        CoachingSession, "Write the summary and private notes, mark held or no-show", {
+            ROLE_ADMIN: ALL,
+            ROLE_COACH: SESSION_COACH | TEAM.via("enrollment"),
+        }),
+    "reschedule_coachingsession": Action(CoachingSession, "Reschedule or cancel a 1:1 session", {
+        ROLE_ADMIN: ALL,
+        ROLE_COACH: SESSION_COACH | TEAM.via("enrollment"),
+        ROLE_CLIENT: OWN.via("enrollment"),
+    }),
+    "view_payouts": Action(CoachProfile, "See sessions delivered per coach (payouts)", {
+        ROLE_ADMIN: ALL,
+        ROLE_COACH: SELF,
     }),
 }
 

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .views import client, team
+from .views import booking, client, sessions, team
 
 app_name = "wagtail_coaching"
 
@@ -12,5 +12,27 @@ urlpatterns = [
         name="choose_coach",
     ),
     path("privacy/", team.PrivacyView.as_view(), name="privacy"),
+    # Group sessions.
+    path("sessions/", sessions.SessionsView.as_view(), name="sessions"),
+    path("sessions/<uuid:public_id>/", sessions.GroupSessionView.as_view(), name="group_session"),
+    path(
+        "sessions/<uuid:public_id>/register/", sessions.RegisterView.as_view(), name="register"
+    ),
+    path("sessions/<uuid:public_id>/leave/", sessions.LeaveView.as_view(), name="leave"),
+    path("sessions/join/<str:token>/", sessions.JoinView.as_view(), name="join"),
+    path("sessions/reply/<str:token>/", sessions.RsvpView.as_view(), name="rsvp"),
+    # 1:1 sessions.
+    path("book/<uuid:public_id>/", booking.BookView.as_view(), name="book"),
+    path(
+        "one-to-one/<uuid:public_id>/reschedule/", booking.RescheduleView.as_view(),
+        name="reschedule",
+    ),
+    path(
+        "one-to-one/<uuid:public_id>/cancel/", booking.CancelBookingView.as_view(),
+        name="cancel_booking",
+    ),
+    # Personal calendar feeds.
+    path("calendar/<str:token>.ics", sessions.CalendarFeedView.as_view(), name="calendar_feed"),
+    path("calendar/reset/", sessions.ResetCalendarView.as_view(), name="calendar_reset"),
     path("", include("wagtail_coaching.urls_payments")),
 ]

@@ -38,6 +38,9 @@ from wagtail_coaching.journeys import (
 from wagtail_coaching.models import (
     ActivityState,
     AssignmentMethod,
+    Audience,
+    AvailabilitySlot,
+    ClientActivity,
     CoachProfile,
     Cohort,
     Company,
@@ -45,9 +48,21 @@ from wagtail_coaching.models import (
     EngagementPage,
     Enrollment,
     EnrollmentSource,
+    GroupSession,
     NoteVisibility,
+    Recurrence,
     Team,
     TeamMembership,
+)
+from wagtail_coaching.scheduling import (
+    SessionPlan,
+    book_session,
+    bookable_times,
+    create_sessions,
+    mark_attendance,
+    publish_availability,
+    register,
+    series_starts,
 )
 from wagtail_coaching.testing import programs
 from wagtail_coaching.testing.factories import make_engagement
@@ -628,6 +643,70 @@ def _build(report):
     now = timezone.now()
     for journey in played:
         journey.catch_up(now)
+
+    ensure_sessions(report, staff, clients, cohort, leadership, team)
+
+
+SERIES_TITLE = "Acme leadership circle"
+
+
+def ensure_sessions(report, staff, clients, cohort, leadership, team):
+    """A past cohort session with attendance, a weekly series ahead with registrations and
+    a waitlist-free seat count, the coaches' availability, and a booked 1:1."""
+    coach, nina = staff["coach"], staff["nina"]
+    if not GroupSession.objects.filter(title=SERIES_TITLE).exists():
+        tz = timezone.get_current_timezone_name()
+        past_start = _at(7, 17)
+        (past,) = create_sessions(
+            SessionPlan(
+                title=SERIES_TITLE, coach=coach, team=team, starts_at=past_start,
+                duration=datetime.timedelta(minutes=90), time_zone=tz, capacity=12,
+                video_link="https://meet.example.com/acme-circle", audience=Audience.COHORT,
+                cohort=cohort, engagement=leadership, co_coaches=[nina],
+            ),
+            [past_start], invite=False, now=past_start - datetime.timedelta(days=3),
+        )
+        members = [clients[u] for u in ("client", "priya", "omar")]
+        for member in members:
+            register(past, member, now=past_start - datetime.timedelta(days=2))
+        mark_attendance(
+            past, {clients["client"].pk: "attended", clients["priya"].pk: "attended",
+                   clients["omar"].pk: "no_show"},
+            actor=coach, now=past_start + datetime.timedelta(hours=2),
+        )
+        first = (timezone.localtime() + datetime.timedelta(days=7)).replace(
+            hour=17, minute=0, second=0, microsecond=0
+        )
+        upcoming = create_sessions(
+            SessionPlan(
+                title=SERIES_TITLE, coach=coach, team=team, starts_at=first,
+                duration=datetime.timedelta(minutes=90), time_zone=tz, capacity=12,
+                video_link="https://meet.example.com/acme-circle", audience=Audience.COHORT,
+                cohort=cohort, engagement=leadership, co_coaches=[nina],
+            ),
+            series_starts(first, Recurrence.WEEKLY, count=4, time_zone=tz),
+            recurrence=Recurrence.WEEKLY, actor=staff["admin"],
+        )
+        register(upcoming[0], clients["client"])
+        report.add(f"group sessions: one held, a weekly series of {len(upcoming)}")
+    if not AvailabilitySlot.objects.filter(coach=coach).exists():
+        tomorrow = timezone.localtime() + datetime.timedelta(days=1)
+        for offset in range(0, 5, 2):  # three mornings a week
+            day = (tomorrow + datetime.timedelta(days=offset)).replace(
+                hour=9, minute=0, second=0, microsecond=0
+            )
+            publish_availability(coach, start=day, end=day + datetime.timedelta(hours=3),
+                                 slot_minutes=60, weeks=3)
+        report.add(f"availability of {coach.username}")
+    priya_step = ClientActivity.objects.filter(
+        enrollment__client=clients["priya"], enrollment__engagement=leadership,
+        kind="one_to_one", state=ActivityState.AVAILABLE,
+    ).first()
+    if priya_step is not None and not priya_step.coaching_sessions.exists():
+        times = bookable_times(priya_step)
+        if times:
+            book_session(priya_step, times[0], actor=clients["priya"])
+            report.add("a booked 1:1 session for priya")
 
 
 def logins(base_url=""):

@@ -37,6 +37,7 @@ from ..models import (
     EnrollmentStatus,
     EventKind,
     JourneyEvent,
+    Registration,
 )
 from ..permissions import allowed, visible
 from .display import card_url, person
@@ -50,10 +51,13 @@ from .forms import (
     extra_activity_value,
     first_error,
 )
+from .panels import group_session_url
 from .permission import forbidden, may_use_admin, refusing, wants_fragment
 
 # Timeline entries shown per enrollment.
 TIMELINE_LENGTH = 40
+# Sessions shown of each kind (group, 1:1), the latest first.
+SESSIONS_LENGTH = 30
 
 
 @dataclass
@@ -172,7 +176,34 @@ def client_card(user, enrollment):
         if can_reassign:
             card.coach_choices = coach_choices(e)
         cards.append(card)
-    return {"client": client, "client_name": person(client), "cards": cards}
+    return {
+        "client": client, "client_name": person(client), "cards": cards,
+        **client_sessions(user, client, ids),
+    }
+
+
+def client_sessions(user, client, enrollment_ids):
+    """The client's group session places and 1:1 sessions, among the sessions ``user`` may
+    see. Two queries."""
+    registrations = list(
+        Registration.objects.filter(
+            user=client,
+            session_id__in=visible(user, "view_groupsession").order_by().values("pk"),
+        )
+        .select_related("session")
+        .order_by("-session__starts_at", "-pk")[:SESSIONS_LENGTH]
+    )
+    for registration in registrations:
+        registration.url = group_session_url(registration.session)
+    one_to_ones = list(
+        visible(user, "view_coachingsession")
+        .filter(enrollment_id__in=enrollment_ids)
+        .select_related("coach", "enrollment__engagement")
+        .order_by("-starts_at", "-pk")[:SESSIONS_LENGTH]
+    )
+    for session in one_to_ones:
+        session.url = reverse("coaching_one_to_one_modeladmin_inspect", args=[session.pk])
+    return {"group_registrations": registrations, "one_to_ones": one_to_ones}
 
 
 class CoachingAdminView(View):

@@ -1,10 +1,11 @@
 """Dashboard panels for the people who work on journeys (coaches and admins: the roles with
-``change_enrollment``), over the clients they may see. Each panel runs a fixed number of
-queries, however many clients there are."""
+``change_enrollment``), over the clients they may see, and the sessions they run. Each panel
+runs a fixed number of queries, however many clients and sessions there are."""
 
 import datetime
 
 from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from wagtail.admin.ui.components import Component
 
@@ -13,10 +14,14 @@ from ..conf import coaching_settings
 from ..models import (
     ActivityState,
     ClientActivity,
+    CoachingSession,
+    CoachingSessionStatus,
     Enrollment,
     EnrollmentStatus,
     EventKind,
+    GroupSession,
     JourneyEvent,
+    SessionStatus,
 )
 from ..permissions import visible
 from .display import card_url, person
@@ -90,6 +95,69 @@ def recent_completions(user, limit=PANEL_LENGTH):
     ]
 
 
+# The group sessions admin's page of a session (the first of these names that exists).
+GROUP_SESSION_URL_NAMES = (
+    "coaching_sessions_modeladmin_inspect", "coaching_sessions_modeladmin_edit",
+)
+
+
+def group_session_url(session):
+    for name in GROUP_SESSION_URL_NAMES:
+        try:
+            return reverse(name, args=[session.pk])
+        except NoReverseMatch:
+            continue
+    return ""
+
+
+def upcoming_sessions(user, now=None, limit=PANEL_LENGTH):
+    """The next sessions ``user`` runs: group sessions they lead or co-lead and 1:1
+    sessions they coach, soonest first. Two queries."""
+    now = now or timezone.now()
+    co_led = GroupSession.co_coaches.through.objects.filter(user_id=user.pk).values(
+        "groupsession_id"
+    )
+    groups = (
+        GroupSession.objects.filter(
+            Q(coach=user) | Q(pk__in=co_led), status=SessionStatus.SCHEDULED, ends_at__gt=now
+        )
+        .order_by("starts_at", "pk")[:limit]
+    )
+    ones = (
+        CoachingSession.objects.filter(
+            coach=user, status=CoachingSessionStatus.BOOKED, ends_at__gt=now
+        )
+        .select_related("enrollment__client", "enrollment__engagement")
+        .order_by("starts_at", "pk")[:limit]
+    )
+    rows = [
+        {
+            "kind": "group",
+            "title": s.title,
+            "with": "",
+            "starts_at": s.starts_at,
+            "ends_at": s.ends_at,
+            "url": group_session_url(s),
+            "co_coach": s.coach_id != user.pk,
+        }
+        for s in groups
+    ]
+    rows += [
+        {
+            "kind": "one_to_one",
+            "title": s.enrollment.engagement.title,
+            "with": person(s.enrollment.client),
+            "starts_at": s.starts_at,
+            "ends_at": s.ends_at,
+            "url": reverse("coaching_one_to_one_modeladmin_inspect", args=[s.pk]),
+            "co_coach": False,
+        }
+        for s in ones
+    ]
+    rows.sort(key=lambda row: row["starts_at"])
+    return rows[:limit]
+
+
 class CoachingPanel(Component):
     def __init__(self, request):
         self.request = request
@@ -99,6 +167,20 @@ class CoachingPanel(Component):
 
     def rows(self, user):
         raise NotImplementedError
+
+
+class UpcomingSessionsPanel(CoachingPanel):
+    name = "coaching_upcoming_sessions"
+    order = 35
+    template_name = "wagtail_coaching/admin/panels/upcoming_sessions.html"
+
+    def get_context_data(self, parent_context=None):
+        context = super().get_context_data(parent_context)
+        context["calendar_url"] = reverse("wagtail_coaching_admin:my_calendar")
+        return context
+
+    def rows(self, user):
+        return upcoming_sessions(user)
 
 
 class ClientsNeedingAttentionPanel(CoachingPanel):
@@ -127,5 +209,6 @@ class RecentCompletionsPanel(CoachingPanel):
 def add_coaching_panels(request, panels):
     """``construct_homepage_panels`` hook."""
     if may(request.user, "change_enrollment"):
+        panels.append(UpcomingSessionsPanel(request))
         panels.append(ClientsNeedingAttentionPanel(request))
         panels.append(RecentCompletionsPanel(request))

@@ -4,7 +4,7 @@ modeladmin's, named ``coaching_<list>_modeladmin_<view>``."""
 
 from django.urls import path
 
-from . import card, enrolling
+from . import card, enrolling, one_to_one, sessions
 
 app_name = "wagtail_coaching_admin"
 
@@ -27,4 +27,6 @@ urlpatterns = [
     path("client/<uuid:public_id>/resume/", card.ResumeView.as_view(), name="resume"),
     path("client/<uuid:public_id>/note/", card.AddNoteView.as_view(), name="add_note"),
     path("cohort/<int:pk>/enroll/", enrolling.EnrollCohortView.as_view(), name="enroll_cohort"),
+    *sessions.urlpatterns,
+    *one_to_one.urlpatterns,
 ]

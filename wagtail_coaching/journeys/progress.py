@@ -65,20 +65,29 @@ def _require_open(enrollment):
         raise EnrollmentNotOpen(_("This engagement is not active at the moment."))
 
 
-def complete_activity(activity, *, actor=None, response=None, score=None, now=None):
+def complete_activity(
+    activity, *, actor=None, response=None, score=None, now=None, even_if_locked=False
+):
     """Mark an open activity completed with the client's response and score, then open what
-    depends on it. Raises ActivityNotAvailable for a locked, removed or finished activity."""
+    depends on it. Raises ActivityNotAvailable for a locked, removed or finished activity
+    (``even_if_locked``: a fact such as attending a session completes a locked step too)."""
     now = now or timezone.now()
     with transaction.atomic():
         activity = _locked(activity)
         _require_active(activity.enrollment)
-        if activity.state != ActivityState.AVAILABLE:
+        allowed_states = (ActivityState.AVAILABLE, ActivityState.LOCKED) if even_if_locked \
+            else (ActivityState.AVAILABLE,)
+        if activity.state not in allowed_states:
             raise ActivityNotAvailable(_("This step is not open."))
+        if activity.state == ActivityState.LOCKED:
+            activity.unlocked_at = now
         activity.state = ActivityState.COMPLETED
         activity.completed_at = now
         activity.response = response
         activity.score = score
-        activity.save(update_fields=["state", "completed_at", "response", "score", "updated_at"])
+        activity.save(update_fields=[
+            "state", "unlocked_at", "completed_at", "response", "score", "updated_at"
+        ])
         data = {"score": score} if score is not None else {}
         JourneyEvent.objects.create(
             enrollment=activity.enrollment, activity=activity, kind=EventKind.COMPLETED,

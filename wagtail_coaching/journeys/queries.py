@@ -3,11 +3,27 @@
 Each function runs a fixed number of queries, however many enrollments or activities.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.urls import reverse
+from django.utils import timezone
+
 from ..conf import coaching_settings
-from ..models import DONE_STATES, ActivityState, ClientActivity, Enrollment, JourneyEvent
+from ..models import (
+    DONE_STATES,
+    USED_STATUSES,
+    ActivityState,
+    ClientActivity,
+    CoachingSession,
+    CoachingSessionStatus,
+    Enrollment,
+    JourneyEvent,
+    Registration,
+    RegistrationStatus,
+    SessionStatus,
+)
+from .program import activity_block
 
 VISIBLE_STATES = (
     ActivityState.LOCKED, ActivityState.AVAILABLE, ActivityState.COMPLETED, ActivityState.SKIPPED,
@@ -85,6 +101,92 @@ def enrollment_outline(enrollment):
     return _summarise(enrollment, _rows_for([enrollment.pk])[enrollment.pk])
 
 
+# How many upcoming sessions (group and 1:1) the dashboard lists.
+DASHBOARD_UPCOMING_SESSIONS = 5
+
+
+def one_to_one_allotments(activities, sessions):
+    """{activity id: Allotment} for 1:1 steps, from rows already loaded: ``activities``
+    (with ``enrollment__engagement``) and all their ``sessions``. No queries (the same
+    figures as ``scheduling.allotment`` gives one step at a time)."""
+    from ..scheduling.booking import Allotment  # (scheduling imports journeys)
+
+    used = Counter(s.activity_id for s in sessions if s.status in USED_STATUSES)
+    allotments = {}
+    for activity in activities:
+        _block, value = activity_block(activity)
+        allotments[activity.pk] = Allotment(
+            total=int((value or {}).get("sessions") or 0),
+            used=used[activity.pk],
+            minutes=int((value or {}).get("duration_minutes") or 60),
+        )
+    return allotments
+
+
+@dataclass
+class UpcomingSession:
+    """One line of the dashboard's "Your upcoming sessions"."""
+
+    kind: str  # "group" or "one_to_one"
+    title: str
+    starts_at: object
+    ends_at: object
+    url: str
+    status: str = ""
+    detail: str = ""
+
+
+def _upcoming_sessions(user, enrollments, rows_by_enrollment, now):
+    """The client's 1:1 allotments (set on their rows as ``allotment``) and next sessions.
+
+    Two queries at most: the client's registrations, and their 1:1 sessions (only when a
+    journey has a 1:1 step, the only place 1:1 sessions come from).
+    """
+    upcoming = []
+    registrations = (
+        Registration.objects.filter(
+            user=user,
+            status__in=(RegistrationStatus.INVITED, RegistrationStatus.REGISTERED,
+                        RegistrationStatus.WAITLISTED),
+            session__status=SessionStatus.SCHEDULED, session__ends_at__gt=now,
+        )
+        .select_related("session")
+        .order_by("session__starts_at", "pk")[:DASHBOARD_UPCOMING_SESSIONS]
+    )
+    for r in registrations:
+        upcoming.append(UpcomingSession(
+            kind="group", title=r.session.title, starts_at=r.session.starts_at,
+            ends_at=r.session.ends_at, status=r.status, detail=r.get_status_display(),
+            url=reverse("wagtail_coaching:group_session", args=[r.session.public_id]),
+        ))
+    by_pk = {e.pk: e for e in enrollments}
+    steps = [
+        row for e in enrollments for row in rows_by_enrollment[e.pk] if row.kind == "one_to_one"
+    ]
+    if steps:
+        for row in steps:
+            row.enrollment = by_pk[row.enrollment_id]  # the program is read from it
+        sessions = list(
+            CoachingSession.objects.filter(enrollment_id__in=list(by_pk))
+            .select_related("coach")
+            .order_by("starts_at", "pk")
+        )
+        allotments = one_to_one_allotments(steps, sessions)
+        for row in steps:
+            row.allotment = allotments[row.pk]
+        sessions_url = reverse("wagtail_coaching:sessions")
+        for s in sessions:
+            if s.status == CoachingSessionStatus.BOOKED and s.starts_at > now:
+                upcoming.append(UpcomingSession(
+                    kind="one_to_one", title=by_pk[s.enrollment_id].engagement.title,
+                    starts_at=s.starts_at, ends_at=s.ends_at, status=s.status,
+                    detail=s.coach.get_full_name() or s.coach.get_username(),
+                    url=sessions_url,
+                ))
+    upcoming.sort(key=lambda u: u.starts_at)
+    return upcoming[:DASHBOARD_UPCOMING_SESSIONS]
+
+
 def client_dashboard(user):
     """Everything the client dashboard shows, in a fixed number of queries."""
     from .assignment import coaches_of
@@ -105,4 +207,5 @@ def client_dashboard(user):
         .select_related("activity", "enrollment__engagement")
         .order_by("-at", "-id")[: coaching_settings.DASHBOARD_RECENT_EVENTS]
     ) if enrollments else []
-    return {"journeys": journeys, "recent_events": recent}
+    upcoming = _upcoming_sessions(user, enrollments, rows, timezone.now())
+    return {"journeys": journeys, "recent_events": recent, "upcoming_sessions": upcoming}

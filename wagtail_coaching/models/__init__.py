@@ -30,6 +30,22 @@ from .offers import (
     SalesManagerProfile,
     StripeEvent,
 )
+from .sessions import (
+    CALENDAR_STATUSES,
+    SEAT_STATUSES,
+    USED_STATUSES,
+    Audience,
+    AvailabilitySlot,
+    CalendarFeed,
+    CoachingSession,
+    CoachingSessionStatus,
+    GroupSession,
+    Recurrence,
+    Registration,
+    RegistrationStatus,
+    SessionSeries,
+    SessionStatus,
+)
 from .teams import (
     AssignmentMethod,
     CoachAssignment,
@@ -40,6 +56,21 @@ from .teams import (
 )
 
 __all__ = [
+
+    "CALENDAR_STATUSES",
+    "SEAT_STATUSES",
+    "USED_STATUSES",
+    "Audience",
+    "AvailabilitySlot",
+    "CalendarFeed",
+    "CoachingSession",
+    "CoachingSessionStatus",
+    "GroupSession",
+    "Recurrence",
+    "Registration",
+    "RegistrationStatus",
+    "SessionSeries",
+    "SessionStatus",
     "AssignmentMethod",
     "CoachAssignment",
     "CoachProfile",

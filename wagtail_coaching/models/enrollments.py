@@ -192,6 +192,12 @@ class EventKind(models.TextChoices):
     ACCESS_RESUMED = "access_resumed", _("Access resumed")
     ACCESS_CHANGED = "access_changed", _("Access period changed")
     ACCESS_ENDED = "access_ended", _("Access ended")
+    SESSION_REGISTERED = "session_registered", _("Registered for a group session")
+    SESSION_ATTENDED = "session_attended", _("Attended a session")
+    SESSION_MISSED = "session_missed", _("Missed a session")
+    SESSION_BOOKED = "session_booked", _("Booked a 1:1 session")
+    SESSION_RESCHEDULED = "session_rescheduled", _("Rescheduled a 1:1 session")
+    SESSION_CANCELLED = "session_cancelled", _("Cancelled a session")
 
 
 class JourneyEvent(models.Model):

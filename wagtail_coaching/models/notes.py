@@ -20,6 +20,11 @@ class SessionNote(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    # The 1:1 session the note is about, if any.
+    coaching_session = models.ForeignKey(
+        "wagtail_coaching.CoachingSession", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="notes",
+    )
     body = models.TextField(_("note"))
     visibility = models.CharField(
         _("visible to"), max_length=10, choices=NoteVisibility.choices,

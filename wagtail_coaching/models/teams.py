@@ -60,6 +60,9 @@ class CoachProfile(models.Model):
     specialties = models.CharField(_("specialties"), max_length=255, blank=True)
     languages = models.CharField(_("languages"), max_length=255, blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    video_link = models.URLField(
+        _("video room"), blank=True, help_text=_("Where your 1:1 sessions take place.")
+    )
     photo = models.ForeignKey(
         "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1,5 +1,87 @@
-"""Scheduling: group and 1:1 coaching sessions.
+"""Scheduling: group sessions and 1:1 coaching sessions, their seats, invitations and
+calendar files. Views, actors and commands call these services; they never change the
+session models themselves.
 
-``calendar`` builds the iCalendar (RFC 5545) files used for session invitations,
-reschedules, cancellations and personal calendar feeds.
+- ``sessions``: create one session or a series, edit or cancel one or all future, change
+  the coach;
+- ``seats``: register (a seat, or the waitlist), cancel or decline, fill freed seats;
+- ``invites``: the audience, the invitation job, signed accept/decline links;
+- ``attendance``: attended or no-show, completing the journey's group-session step;
+- ``booking``: availability, booking a 1:1 from the allotment, reschedule, cancel, record;
+- ``feeds``: personal calendar feeds; ``payouts``: sessions delivered per coach;
+- ``calendar`` and ``messages``: the iCalendar files and the emails that carry them.
 """
+
+from .attendance import mark_attendance, mark_everyone
+from .booking import (
+    allotment,
+    book_session,
+    bookable_times,
+    cancel_session,
+    publish_availability,
+    record_session,
+    remove_slot,
+    reschedule_session,
+)
+from .errors import (
+    AllotmentUsedUp,
+    InvalidSchedule,
+    InvalidToken,
+    NotEligible,
+    SchedulingError,
+    SessionNotOpen,
+    SlotTaken,
+    TooLate,
+)
+from .feeds import feed_calendar, feed_of, reset_feed
+from .invites import audience_members, read_rsvp_token, rsvp_token, send_invitations
+from .payouts import delivered
+from .seats import cancel_registration, fill_seats, register, seats_left, seats_taken
+from .sessions import (
+    SessionPlan,
+    cancel_sessions,
+    change_coach,
+    create_sessions,
+    series_starts,
+    update_sessions,
+)
+
+__all__ = [
+    "AllotmentUsedUp",
+    "InvalidSchedule",
+    "InvalidToken",
+    "NotEligible",
+    "SchedulingError",
+    "SessionNotOpen",
+    "SessionPlan",
+    "SlotTaken",
+    "TooLate",
+    "allotment",
+    "audience_members",
+    "book_session",
+    "bookable_times",
+    "cancel_registration",
+    "cancel_session",
+    "cancel_sessions",
+    "change_coach",
+    "create_sessions",
+    "delivered",
+    "feed_calendar",
+    "feed_of",
+    "fill_seats",
+    "mark_attendance",
+    "mark_everyone",
+    "publish_availability",
+    "read_rsvp_token",
+    "record_session",
+    "register",
+    "remove_slot",
+    "reschedule_session",
+    "reset_feed",
+    "rsvp_token",
+    "seats_left",
+    "seats_taken",
+    "send_invitations",
+    "series_starts",
+    "update_sessions",
+]

@@ -58,3 +58,11 @@ def sweep_payment_access():
     from ..payments.fulfilment import sweep_access
 
     sweep_access()
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=5)
+def send_session_invitations(session_id):
+    """Invite a group session's audience (and its coaches); safe to run again."""
+    from ..scheduling.invites import send_invitations
+
+    send_invitations(session_id)

@@ -4,7 +4,12 @@ Everything here works on rows already loaded by the views (no queries of its own
 dashboard keeps a fixed number of queries however long a journey is.
 """
 
+import zoneinfo
+from datetime import datetime
+
 from django import template
+from django.template.defaultfilters import date as date_filter
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..blocks import ACTIVITY_BLOCKS, UnlockRule
@@ -114,3 +119,69 @@ def file_extension(document):
         return document.file_extension.upper()
     except (AttributeError, ValueError):
         return ""
+
+
+@register.filter
+def one_to_one_steps(journey):
+    """The 1:1 steps of a journey, each with its ``allotment`` (set by the dashboard's read
+    model, ``journeys.queries.client_dashboard``)."""
+    return [
+        row
+        for stage in journey.stages
+        for row in stage.activities
+        if row.kind == "one_to_one" and getattr(row, "allotment", None) is not None
+    ]
+
+
+# -- Session times in emails ---------------------------------------------------------------
+# Emails are not rendered in anyone's "current" zone: a session's times are shown in the
+# session's own zone, named, so every reader can place them.
+
+def _in_zone(value, zone_name):
+    """An aware datetime (or ISO 8601 string) in the zone ``zone_name`` (UTC if unknown)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        return None
+    try:
+        zone = zoneinfo.ZoneInfo(zone_name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    return value.astimezone(zone)
+
+
+def _day_and_time(local):
+    return gettext("%(weekday)s, %(day)s, %(time)s") % {
+        "weekday": date_filter(local, "l"),
+        "day": date_filter(local, "DATE_FORMAT"),
+        "time": date_filter(local, "TIME_FORMAT"),
+    }
+
+
+@register.filter
+def session_time(value, zone_name):
+    """``"2030-03-04T16:00:00+00:00"|session_time:"Europe/Paris"`` → "Monday, March 4,
+    2030, 5 p.m. (Europe/Paris)": the day and time in the session's zone, named."""
+    local = _in_zone(value, zone_name)
+    if local is None:
+        return ""
+    return f"{_day_and_time(local)} ({local.tzinfo.key})"
+
+
+@register.simple_tag
+def session_when(starts_at, ends_at, zone_name):
+    """Start and end of a session in its zone: "Monday, March 4, 2030, 5 p.m.–6 p.m.
+    (Europe/Paris)" (the end's date too when it falls on another day)."""
+    start = _in_zone(starts_at, zone_name)
+    if start is None:
+        return ""
+    end = _in_zone(ends_at, zone_name)
+    if end is None:
+        return f"{_day_and_time(start)} ({start.tzinfo.key})"
+    end_text = (
+        date_filter(end, "TIME_FORMAT") if end.date() == start.date() else _day_and_time(end)
+    )
+    return f"{_day_and_time(start)}–{end_text} ({start.tzinfo.key})"

@@ -1,0 +1,430 @@
+"""1:1 sessions: coaches publish availability; a client books from their allotment, then
+reschedules or cancels; after the session the coach records it.
+
+A slot is claimed under its row lock, and the database allows one booked session per slot,
+so two clients racing for the same time cannot both get it.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..conf import coaching_settings
+from ..journeys.assignment import MAIN_ROLE, _lock_cursor, _pick, assign_coach, available_coaches
+from ..journeys.errors import ActivityNotAvailable, EnrollmentNotOpen
+from ..journeys.program import activity_block
+from ..journeys.progress import complete_activity, lock_enrollment
+from ..models import (
+    USED_STATUSES,
+    ActivityState,
+    AssignmentMethod,
+    AvailabilitySlot,
+    ClientActivity,
+    CoachAssignment,
+    CoachingSession,
+    CoachingSessionStatus,
+    CoachProfile,
+    EnrollmentStatus,
+    EventKind,
+    JourneyEvent,
+    NoteVisibility,
+    SessionNote,
+)
+from ..outbox import queue_notifications
+from . import messages as msg
+from .errors import AllotmentUsedUp, InvalidSchedule, SessionNotOpen, SlotTaken, TooLate
+
+ONE_TO_ONE = "one_to_one"
+MAX_SLOTS = 500
+DELIVERED = (
+    CoachingSessionStatus.COMPLETED, CoachingSessionStatus.NO_SHOW,
+    CoachingSessionStatus.LATE_CANCELLED,
+)
+
+
+# -- Availability ------------------------------------------------------------------------------
+
+def publish_availability(coach, *, start, end, slot_minutes, weeks=1, time_zone=None):
+    """Offer ``start``–``end`` cut into slots of ``slot_minutes``, on the same weekday and
+    local time for ``weeks`` weeks. Refuses times that overlap slots already offered.
+    Returns the new slots."""
+    tz = ZoneInfo(time_zone or coaching_settings.time_zone_name)
+    if end <= start:
+        raise InvalidSchedule(_("The end must be after the start."))
+    if slot_minutes < 15:
+        raise InvalidSchedule(_("Slots are at least 15 minutes long."))
+    if not 1 <= weeks <= 52:
+        raise InvalidSchedule(_("Repeat for 1 to 52 weeks."))
+    if start <= timezone.now():
+        raise InvalidSchedule(_("Availability must be in the future."))
+    step = timedelta(minutes=slot_minutes)
+    per_day = int((end - start) / step)
+    if per_day < 1:
+        raise InvalidSchedule(_("The time given is shorter than one slot."))
+    if per_day * weeks > MAX_SLOTS:
+        raise InvalidSchedule(_("That is more than %(n)d slots at once.") % {"n": MAX_SLOTS})
+    local_start = start.astimezone(tz)
+    slots = []
+    for week in range(weeks):
+        day = (local_start + timedelta(days=7 * week)).replace(tzinfo=None)
+        first = day.replace(tzinfo=tz).astimezone(ZoneInfo("UTC"))
+        slots += [
+            AvailabilitySlot(coach=coach, starts_at=first + i * step,
+                             ends_at=first + (i + 1) * step)
+            for i in range(per_day)
+        ]
+    overlap = Q()
+    for slot in slots:
+        overlap |= Q(starts_at__lt=slot.ends_at, ends_at__gt=slot.starts_at)
+    with transaction.atomic():
+        if AvailabilitySlot.objects.filter(overlap, coach=coach).exists():
+            raise InvalidSchedule(_("Some of these times overlap availability you already offer."))
+        return AvailabilitySlot.objects.bulk_create(slots)
+
+
+def remove_slot(slot):
+    """Withdraw a slot nobody has booked."""
+    with transaction.atomic():
+        slot = AvailabilitySlot.objects.select_for_update().get(pk=slot.pk)
+        if slot.sessions.filter(status=CoachingSessionStatus.BOOKED).exists():
+            raise SlotTaken(_("This slot is booked: reschedule or cancel the session first."))
+        slot.delete()
+
+
+# -- The allotment -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Allotment:
+    total: int
+    used: int
+    minutes: int
+
+    @property
+    def left(self):
+        return max(self.total - self.used, 0)
+
+
+def allotment(activity):
+    """How many 1:1 sessions the activity grants, and how many are used (booked, held,
+    missed or cancelled late)."""
+    _block, value = activity_block(activity)
+    total = int((value or {}).get("sessions") or 0)
+    minutes = int((value or {}).get("duration_minutes") or 60)
+    used = CoachingSession.objects.filter(activity=activity, status__in=USED_STATUSES).count()
+    return Allotment(total=total, used=used, minutes=minutes)
+
+
+def current_coach_id(enrollment):
+    return (
+        CoachAssignment.objects.filter(enrollment=enrollment, role=MAIN_ROLE, ended_at__isnull=True)
+        .values_list("coach_id", flat=True)
+        .first()
+    )
+
+
+def _window(now):
+    return (
+        now + timedelta(hours=coaching_settings.BOOKING_NOTICE_HOURS),
+        now + timedelta(days=coaching_settings.BOOKING_HORIZON_DAYS),
+    )
+
+
+def _free_slots(coach_ids, minutes, now):
+    earliest, latest = _window(now)
+    booked = CoachingSession.objects.filter(
+        status=CoachingSessionStatus.BOOKED, slot__isnull=False
+    ).values("slot_id")
+    slots = (
+        AvailabilitySlot.objects.filter(
+            coach_id__in=coach_ids, starts_at__gte=earliest, starts_at__lte=latest
+        )
+        .exclude(pk__in=booked)
+        .order_by("starts_at", "coach_id")
+    )
+    need = timedelta(minutes=minutes)
+    return [s for s in slots if s.ends_at - s.starts_at >= need]
+
+
+def reschedule_times(session, now=None):
+    """The start times a booked session can move to: its coach's free slots long enough for
+    it, inside the booking window."""
+    now = now or timezone.now()
+    minutes = int((session.ends_at - session.starts_at).total_seconds() // 60)
+    return sorted({
+        slot.starts_at for slot in _free_slots([session.coach_id], minutes, now)
+        if slot.starts_at != session.starts_at
+    })
+
+
+def bookable_times(activity, now=None):
+    """The start times the client can book now: their coach's free slots, or (without a
+    coach) any time at which a coach of the engagement's team with room is free."""
+    now = now or timezone.now()
+    enrollment = activity.enrollment
+    coach_id = current_coach_id(enrollment)
+    coaches = [coach_id] if coach_id else available_coaches(enrollment.engagement)
+    minutes = allotment(activity).minutes
+    return sorted({s.starts_at for s in _free_slots(coaches, minutes, now)})
+
+
+def _require_bookable(activity, enrollment):
+    if activity.kind != ONE_TO_ONE:
+        raise ActivityNotAvailable(_("Sessions are booked from a 1:1 sessions step."))
+    if enrollment.status != EnrollmentStatus.ACTIVE:
+        raise EnrollmentNotOpen(_("This engagement is not active at the moment."))
+    if activity.state != ActivityState.AVAILABLE:
+        raise ActivityNotAvailable(_("This step is not open."))
+
+
+def book_session(activity, starts_at, *, actor=None, now=None):
+    """Book a 1:1 session at ``starts_at`` from ``activity``'s allotment.
+
+    With a coach assigned, it is that coach's slot; without one, the engagement's policy
+    picks among the coaches free at that time (round-robin, or the least loaded) and the
+    client keeps that coach. Raises AllotmentUsedUp, SlotTaken, or a journey error.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        enrollment = lock_enrollment(activity.enrollment_id)
+        activity = ClientActivity.objects.select_for_update().get(pk=activity.pk)
+        activity.enrollment = enrollment
+        _require_bookable(activity, enrollment)
+        allot = allotment(activity)
+        if allot.left < 1:
+            raise AllotmentUsedUp(_("All sessions of this package are used."))
+        earliest, latest = _window(now)
+        if not earliest <= starts_at <= latest:
+            raise SlotTaken(_("This time can no longer be booked. Please choose another."))
+        coach_id = current_coach_id(enrollment)
+        if coach_id is None:
+            coach_id = _pick_free_coach(enrollment, starts_at, allot.minutes, now, actor)
+        slot = _claim_slot(coach_id, starts_at, allot.minutes)
+        session = _create(enrollment, activity, slot, allot.minutes, actor, now)
+    return session
+
+
+def _pick_free_coach(enrollment, starts_at, minutes, now, actor):
+    engagement = enrollment.engagement
+    if engagement.assignment_policy == AssignmentMethod.CLIENT_CHOICE:
+        raise SlotTaken(_("Choose your coach first; then book a time with them."))
+    _lock_cursor(engagement, MAIN_ROLE)
+    free = {s.coach_id for s in _free_slots(available_coaches(engagement), minutes, now)
+            if s.starts_at == starts_at}
+    if not free:
+        raise SlotTaken(_("This time was just taken. Please choose another."))
+    policy = engagement.assignment_policy
+    if policy not in (AssignmentMethod.ROUND_ROBIN, AssignmentMethod.LEAST_LOADED):
+        policy = AssignmentMethod.ROUND_ROBIN
+    chosen = _pick(policy, engagement, MAIN_ROLE, sorted(free))
+    assign_coach(enrollment, coach=chosen, method=policy, actor=actor, now=now)
+    return chosen
+
+
+def _claim_slot(coach_id, starts_at, minutes):
+    slot = (
+        AvailabilitySlot.objects.select_for_update()
+        .filter(coach_id=coach_id, starts_at=starts_at)
+        .first()
+    )
+    if (
+        slot is None
+        or slot.ends_at - slot.starts_at < timedelta(minutes=minutes)
+        or slot.sessions.filter(status=CoachingSessionStatus.BOOKED).exists()
+    ):
+        raise SlotTaken(_("This time was just taken. Please choose another."))
+    return slot
+
+
+def _create(enrollment, activity, slot, minutes, actor, now):
+    profile = CoachProfile.objects.filter(user_id=slot.coach_id).first()
+    try:
+        with transaction.atomic():
+            session = CoachingSession.objects.create(
+                enrollment=enrollment, activity=activity, coach_id=slot.coach_id, slot=slot,
+                starts_at=slot.starts_at, ends_at=slot.starts_at + timedelta(minutes=minutes),
+                time_zone=(profile.time_zone if profile and profile.time_zone
+                           else coaching_settings.time_zone_name),
+                video_link=profile.video_link if profile else "",
+                booked_by=actor, booked_at=now,
+            )
+    except IntegrityError as exc:
+        raise SlotTaken(_("This time was just taken. Please choose another.")) from exc
+    JourneyEvent.objects.create(
+        enrollment=enrollment, activity=activity, kind=EventKind.SESSION_BOOKED, actor=actor,
+        at=now,
+        data={"session": str(session.public_id), "starts_at": session.starts_at.isoformat()},
+    )
+    queue_notifications(_calendar_messages(session, "one_to_one_booked", "REQUEST"))
+    return session
+
+
+def _calendar_messages(session, kind, method):
+    session = CoachingSession.objects.select_related(
+        "enrollment__client", "enrollment__engagement", "coach"
+    ).get(pk=session.pk)
+    client, coach = session.enrollment.client, session.coach
+    event = msg.one_to_one_event(session, session.enrollment.engagement.title, client, coach)
+    key = f"one-to-one:{session.pk}"
+    payload = {"coach_name": msg.person_name(coach), "client_name": msg.person_name(client)}
+    return [
+        msg.calendar_message(person, kind, key, event, method=method,
+                             sequence=session.sequence, payload={**payload, "role": role})
+        for person, role in ((client, "client"), (coach, "coach"))
+    ]
+
+
+def _lock_session(session):
+    return CoachingSession.objects.select_for_update().select_related("enrollment").get(
+        pk=session.pk
+    )
+
+
+def _is_client(actor, session):
+    return actor is not None and actor.pk == session.enrollment.client_id
+
+
+def _late(session, now):
+    return session.starts_at - now < timedelta(hours=coaching_settings.LATE_CANCEL_HOURS)
+
+
+def reschedule_session(session, starts_at, *, actor=None, now=None):
+    """Move a booked session to another free time of the same coach (same calendar UID,
+    SEQUENCE + 1). A client cannot reschedule inside the late-cancel window."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = _lock_session(session)
+        if session.status != CoachingSessionStatus.BOOKED or session.starts_at <= now:
+            raise SessionNotOpen(_("Only an upcoming booked session can be moved."))
+        if _is_client(actor, session) and _late(session, now):
+            raise TooLate(_(
+                "It is too late to move this session. You can still cancel it, but it "
+                "will count as used."
+            ))
+        earliest, latest = _window(now)
+        if not earliest <= starts_at <= latest:
+            raise SlotTaken(_("This time can no longer be booked. Please choose another."))
+        minutes = int((session.ends_at - session.starts_at).total_seconds() // 60)
+        slot = _claim_slot(session.coach_id, starts_at, minutes)
+        previous = session.starts_at
+        session.slot = slot
+        session.starts_at = slot.starts_at
+        session.ends_at = slot.starts_at + timedelta(minutes=minutes)
+        session.sequence += 1
+        try:
+            with transaction.atomic():
+                session.save()
+        except IntegrityError as exc:
+            raise SlotTaken(_("This time was just taken. Please choose another.")) from exc
+        JourneyEvent.objects.create(
+            enrollment=session.enrollment, activity_id=session.activity_id,
+            kind=EventKind.SESSION_RESCHEDULED, actor=actor, at=now,
+            data={"session": str(session.public_id), "from": previous.isoformat(),
+                  "to": session.starts_at.isoformat()},
+        )
+        queue_notifications(_calendar_messages(session, "one_to_one_rescheduled", "REQUEST"))
+    return session
+
+
+def cancel_session(session, *, actor=None, now=None):
+    """Cancel a booked session. A client cancelling inside the late-cancel window uses the
+    session up; otherwise it goes back to the allotment. Both calendars get a CANCEL."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = _lock_session(session)
+        if session.status != CoachingSessionStatus.BOOKED or session.starts_at <= now:
+            raise SessionNotOpen(_("Only an upcoming booked session can be cancelled."))
+        late = _is_client(actor, session) and _late(session, now)
+        session.status = (
+            CoachingSessionStatus.LATE_CANCELLED if late else CoachingSessionStatus.CANCELLED
+        )
+        session.cancelled_at = now
+        session.sequence += 1
+        session.save(update_fields=["status", "cancelled_at", "sequence", "updated_at"])
+        JourneyEvent.objects.create(
+            enrollment=session.enrollment, activity_id=session.activity_id,
+            kind=EventKind.SESSION_CANCELLED, actor=actor, at=now,
+            data={"session": str(session.public_id), "late": late},
+        )
+        queue_notifications(_calendar_messages(session, "one_to_one_cancelled", "CANCEL"))
+    return session
+
+
+def record_session(session, *, outcome, summary="", private_note="", actor=None, now=None):
+    """After the session: held or no-show, the summary the client sees, and private notes.
+
+    The summary is emailed to the client when it is new or changed. When every session of
+    the allotment has been delivered, the 1:1 step is completed.
+    """
+    now = now or timezone.now()
+    if outcome not in (CoachingSessionStatus.COMPLETED, CoachingSessionStatus.NO_SHOW):
+        raise InvalidSchedule(_("A session is either held or a no-show."))
+    with transaction.atomic():
+        session = _lock_session(session)
+        if session.status not in (
+            CoachingSessionStatus.BOOKED, *DELIVERED[:2]
+        ) or session.starts_at > now:
+            raise SessionNotOpen(_("A session can be recorded once it has started."))
+        new_summary = summary.strip()
+        summary_changed = new_summary and new_summary != session.summary
+        status_changed = session.status != outcome
+        session.status = outcome
+        session.summary = new_summary or session.summary
+        session.save(update_fields=["status", "summary", "updated_at"])
+        enrollment = session.enrollment
+        if status_changed:
+            kind = (EventKind.SESSION_ATTENDED if outcome == CoachingSessionStatus.COMPLETED
+                    else EventKind.SESSION_MISSED)
+            JourneyEvent.objects.create(
+                enrollment=enrollment, activity_id=session.activity_id, kind=kind, actor=actor,
+                at=now, data={"session": str(session.public_id), "one_to_one": True},
+            )
+        if private_note.strip():
+            SessionNote.objects.create(
+                enrollment=enrollment, author=actor, body=private_note.strip(),
+                visibility=NoteVisibility.COACH, coaching_session=session,
+            )
+        if summary_changed:
+            digest = hashlib.sha256(new_summary.encode()).hexdigest()[:16]
+            event = msg.one_to_one_event(
+                session, enrollment.engagement.title, enrollment.client, session.coach
+            )
+            queue_notifications([msg.plain_message(
+                enrollment.client, "one_to_one_summary",
+                f"one-to-one:{session.pk}:summary:{digest}", event,
+                {"coach_name": msg.person_name(session.coach)},
+            )])
+        _complete_if_delivered(session.activity_id, actor, now)
+    return session
+
+
+def _complete_if_delivered(activity_id, actor, now):
+    activity = ClientActivity.objects.select_related("enrollment__engagement").get(pk=activity_id)
+    if activity.state != ActivityState.AVAILABLE:
+        return
+    allot = allotment(activity)
+    delivered = CoachingSession.objects.filter(activity=activity, status__in=DELIVERED).count()
+    if allot.total and delivered >= allot.total:
+        try:
+            complete_activity(activity, actor=actor, now=now)
+        except (ActivityNotAvailable, EnrollmentNotOpen):
+            pass
+
+
+def sessions_of(user):
+    """1:1 sessions where ``user`` is the client or the coach."""
+    return CoachingSession.objects.filter(Q(enrollment__client=user) | Q(coach=user))
+
+
+def parse_start(value):
+    """A start time from a form or URL (ISO 8601, aware) or None."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo is not None else None

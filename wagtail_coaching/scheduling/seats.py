@@ -1,0 +1,204 @@
+"""Seats of a group session: registering claims one atomically or joins the waitlist;
+a freed seat goes to the waitlist in order.
+
+Every change takes the session's row lock first, so two registrations for the last seat
+(or one person's double click) are decided one after the other: the database never holds
+more registered people than seats, and a person holds one registration per session.
+"""
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import (
+    CALENDAR_STATUSES,
+    OPEN_STATUSES,
+    SEAT_STATUSES,
+    Enrollment,
+    EventKind,
+    GroupSession,
+    JourneyEvent,
+    Registration,
+    RegistrationStatus,
+)
+from ..outbox import queue_notifications
+from ..permissions import allowed
+from . import messages as msg
+from .errors import NotEligible, SessionNotOpen
+
+S = RegistrationStatus
+
+
+def lock_session(session_id):
+    return GroupSession.objects.select_for_update().get(pk=session_id)
+
+
+def _require_upcoming(session, now):
+    if session.is_cancelled:
+        raise SessionNotOpen(_("This session has been cancelled."))
+    if session.starts_at <= now:
+        raise SessionNotOpen(_("This session has already started."))
+
+
+def seats_taken(session):
+    return session.registrations.filter(status__in=SEAT_STATUSES).count()
+
+
+def seats_left(session):
+    """Free seats, or None for a session without a limit."""
+    if session.capacity is None:
+        return None
+    return max(session.capacity - seats_taken(session), 0)
+
+
+def journey_enrollment(session, user_id):
+    """The attendee's enrollment the session belongs to (its timeline gets the events)."""
+    engagement_id = session.engagement_id or (
+        session.cohort.engagement_id if session.cohort_id else None
+    )
+    if engagement_id is None:
+        return None
+    return (
+        Enrollment.objects.filter(client_id=user_id, engagement_id=engagement_id)
+        .exclude(status="cancelled")
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def register(session, user, *, check_eligible=True, now=None):
+    """Register ``user``: a seat if one is free, else a place at the end of the waitlist.
+
+    Registering again is harmless (the current registration is returned). Raises
+    NotEligible for someone outside the session's audience and SessionNotOpen for a
+    cancelled or started session.
+    """
+    now = now or timezone.now()
+    if check_eligible and not allowed(user, "register_groupsession", session):
+        raise NotEligible(_("This session is not open to you. Ask your coach for an invitation."))
+    with transaction.atomic():
+        session = lock_session(session.pk)
+        _require_upcoming(session, now)
+        registration, created = Registration.objects.get_or_create(
+            session=session, user=user, defaults={"status": S.INVITED}
+        )
+        if registration.status in (S.REGISTERED, S.WAITLISTED):
+            return registration
+        if session.capacity is None or seats_taken(session) < session.capacity:
+            registration.status = S.REGISTERED
+            registration.registered_at = now
+        else:
+            registration.status = S.WAITLISTED
+            registration.waitlisted_at = now
+        if not created:
+            # Their calendar already holds an invitation (or its cancellation): the
+            # confirmation must supersede it, so it carries a higher SEQUENCE.
+            registration.revision += 1
+        registration.save()
+        _record(session, user.pk, EventKind.SESSION_REGISTERED, user, now,
+                {"status": registration.status})
+        queue_notifications([_status_message(session, registration, user)])
+    return registration
+
+
+def _status_message(session, registration, user):
+    event = msg.group_event(session)
+    if registration.status == S.WAITLISTED:
+        return msg.plain_message(
+            user, "session_waitlisted",
+            f"group:{session.pk}:{user.pk}:waitlisted:{registration.revision}", event,
+        )
+    return msg.calendar_message(
+        user, "session_confirmed", f"group:{session.pk}", event, method="REQUEST",
+        sequence=session.sequence + registration.revision,
+    )
+
+
+def _record(session, user_id, kind, actor, now, data=None):
+    enrollment = journey_enrollment(session, user_id)
+    if enrollment is not None:
+        JourneyEvent.objects.create(
+            enrollment=enrollment, kind=kind, actor=actor, at=now,
+            data={"session": str(session.public_id), "title": session.title, **(data or {})},
+        )
+
+
+def cancel_registration(session, user, *, declined=False, actor=None, now=None):
+    """Take ``user`` off the session (``declined``: they turned the invitation down).
+
+    Only their own calendar copy is cancelled (METHOD:CANCEL to them alone); the session
+    goes on, and a seat they held goes to the first person on the waitlist.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = lock_session(session.pk)
+        _require_upcoming(session, now)
+        registration = Registration.objects.filter(session=session, user=user).first()
+        if registration is None:
+            if not declined:
+                raise SessionNotOpen(_("You are not registered for this session."))
+            registration = Registration.objects.create(
+                session=session, user=user, status=S.DECLINED
+            )
+            return registration
+        if registration.status in (S.CANCELLED, S.DECLINED):
+            return registration
+        had_calendar = registration.status in CALENDAR_STATUSES
+        held_seat = registration.status in SEAT_STATUSES
+        registration.status = S.DECLINED if declined else S.CANCELLED
+        registration.revision += 1
+        registration.save()
+        _record(session, user.pk, EventKind.SESSION_CANCELLED, actor or user, now,
+                {"declined": declined})
+        if had_calendar:
+            queue_notifications([
+                msg.calendar_message(
+                    user, "session_attendee_cancelled", f"group:{session.pk}",
+                    msg.group_event(session), method="CANCEL",
+                    sequence=session.sequence + registration.revision,
+                )
+            ])
+        if held_seat:
+            fill_seats(session, now=now)
+    return registration
+
+
+def fill_seats(session, *, now=None):
+    """Give free seats to the waitlist, first come first served, and tell each person.
+    The caller holds the session's lock. Returns the registrations promoted."""
+    now = now or timezone.now()
+    waiting = Registration.objects.filter(session=session, status=S.WAITLISTED).order_by(
+        "waitlisted_at", "pk"
+    )
+    if session.capacity is not None:
+        free = session.capacity - seats_taken(session)
+        if free <= 0:
+            return []
+        waiting = waiting[:free]
+    promoted = list(waiting.select_related("user"))
+    if not promoted:
+        return []
+    Registration.objects.filter(pk__in=[r.pk for r in promoted]).update(
+        status=S.REGISTERED, registered_at=now, updated_at=now, revision=F("revision") + 1
+    )
+    for r in promoted:
+        r.status = S.REGISTERED
+        r.revision += 1
+    event = msg.group_event(session)
+    queue_notifications([
+        msg.calendar_message(
+            r.user, "session_promoted", f"group:{session.pk}", event, method="REQUEST",
+            sequence=session.sequence + r.revision,
+        )
+        for r in promoted
+    ])
+    return promoted
+
+
+def open_enrollment_ids(user_ids, engagement_id):
+    return dict(
+        Enrollment.objects.filter(
+            client_id__in=user_ids, engagement_id=engagement_id, status__in=OPEN_STATUSES
+        ).values_list("client_id", "pk")
+    )
