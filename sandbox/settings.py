@@ -90,11 +90,23 @@ REDIS_URL = os.environ.get("REDIS_URL")
 if REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
-        "OPTIONS": {"url": REDIS_URL},
+        "OPTIONS": {
+            "url": REDIS_URL,
+            # Every key starts with it: sites (or test runs) sharing one Redis use their own.
+            "namespace": os.environ.get("DRAMATIQ_NAMESPACE", "dramatiq"),
+            # After this long without a heartbeat (ms) a worker counts as dead, and the
+            # messages it had taken go back to their queue for another worker.
+            "heartbeat_timeout": int(os.environ.get("DRAMATIQ_HEARTBEAT_TIMEOUT", "60000")),
+            # How many broker commands in a million also look for dead workers' messages
+            # (tests/test_workers.py turns both up to see a redelivery within seconds).
+            "maintenance_chance": int(os.environ.get("DRAMATIQ_MAINTENANCE_CHANCE", "1000")),
+        },
         "MIDDLEWARE": [
             "dramatiq.middleware.AgeLimit",
             "dramatiq.middleware.TimeLimit",
             "dramatiq.middleware.Callbacks",
+            # Before Retries: it records the jobs that Retries gives up on.
+            "wagtail_coaching.failed_jobs.RecordFailures",
             "dramatiq.middleware.Retries",
             "django_dramatiq.middleware.DbConnectionsMiddleware",
         ],
@@ -109,6 +121,8 @@ else:
             "dramatiq.middleware.AgeLimit",
             "dramatiq.middleware.TimeLimit",
             "dramatiq.middleware.Callbacks",
+            # Before Retries: it records the jobs that Retries gives up on.
+            "wagtail_coaching.failed_jobs.RecordFailures",
             "dramatiq.middleware.Retries",
             "django_dramatiq.middleware.DbConnectionsMiddleware",
         ],

@@ -37,7 +37,9 @@ from .routes import Route, by_public_id
 from .routes_booking import BOOKING_ROUTES
 from .routes_client_sessions import CLIENT_SESSION_ROUTES
 from .routes_group_sessions import GROUP_SESSION_ROUTES
+from .routes_jobs import JOB_ROUTES
 from .routes_one_to_one_admin import ONE_TO_ONE_ADMIN_ROUTES
+from .routes_rules import RULE_ROUTES
 from .test_admin_clients import admin_world, as_user
 from .world import coach_in
 from .world_sessions import add_sessions
@@ -159,6 +161,8 @@ ROUTES = {
     **CLIENT_SESSION_ROUTES,
     **BOOKING_ROUTES,
     **ONE_TO_ONE_ADMIN_ROUTES,
+    **RULE_ROUTES,
+    **JOB_ROUTES,
 }
 
 # URLs that answer to something other than a user's role, each tested in its own module.

@@ -19,7 +19,6 @@ from wagtail_coaching.journeys import (
     complete_activity,
     enroll,
     enroll_many,
-    notices,
     skip_activity,
     unlock_activity,
 )
@@ -35,7 +34,6 @@ from wagtail_coaching.models import (
     JourneyEvent,
     Notification,
 )
-from wagtail_coaching.outbox import queue_notifications
 from wagtail_coaching.testing import programs
 from wagtail_coaching.testing.factories import (
     CohortFactory,
@@ -230,23 +228,29 @@ def test_enroll_records_the_enrolled_event(client_user, frozen):
     assert enrollment.source == EnrollmentSource.OFFER
 
 
-def test_enroll_sends_one_welcome_message(client_user):
+def welcomed():
+    """Run the automation rules (the built-in welcome rule) and count welcome emails."""
+    from wagtail_coaching.automation.dispatch import dispatch_events
+
+    dispatch_events()
+    return Notification.objects.filter(kind="welcome", channel="email").count()
+
+
+def test_enrolling_welcomes_the_client_once_through_the_welcome_rule(client_user):
     page = make_engagement(program=chain_program("One", "Two"))
+    enrollment = enroll(client_user, page)
+    assert not Notification.objects.exists()  # the rule speaks, not enroll()
     with run_jobs():
-        enrollment = enroll(client_user, page)
-    welcome = Notification.objects.get()
-    assert (welcome.kind, welcome.recipient, welcome.dedup_key) == (
-        "welcome", client_user, f"welcome:{enrollment.pk}"
-    )
+        assert welcomed() == 1
+    welcome = Notification.objects.get(kind="welcome", channel="email")
+    assert welcome.recipient == client_user
     assert welcome.payload["engagement_title"] == page.title
     assert welcome.sent_at is not None
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == [client_user.email]
-
-    # Queueing the same message again is a no-op: the dedup key is a database fact.
+    assert [m.to for m in mail.outbox] == [[client_user.email]]
+    assert JourneyEvent.objects.filter(enrollment=enrollment, kind=EventKind.RULE_FIRED).exists()
+    # The rules running again send nothing more.
     with run_jobs():
-        queue_notifications([notices.welcome(enrollment, page)])
-    assert Notification.objects.count() == 1
+        assert welcomed() == 1
     assert len(mail.outbox) == 1
 
 
@@ -275,7 +279,8 @@ def test_a_new_enrollment_is_allowed_after_the_first_is_closed(client_user, stat
     assert second.status == EnrollmentStatus.ACTIVE
     assert set(states(second).values()) == {AVAILABLE, LOCKED}
     assert states(first) == {"b0": AVAILABLE, "b1": LOCKED}  # history untouched
-    assert Notification.objects.filter(kind="welcome").count() == 2
+    # A journey cancelled before the rules ran hears nothing; a completed one still does.
+    assert welcomed() == (1 if status == EnrollmentStatus.CANCELLED else 2)
 
 
 def test_the_database_rejects_a_second_open_enrollment(client_user, frozen):
@@ -360,7 +365,7 @@ def test_enroll_many_skips_clients_already_enrolled(client_user, other_client, f
     assert Enrollment.objects.filter(client=client_user).get() == first
     assert ClientActivity.objects.count() == 3 * 2
     assert JourneyEvent.objects.filter(kind=EventKind.ENROLLED).count() == 3
-    assert Notification.objects.filter(kind="welcome").count() == 3
+    assert welcomed() == 3
     for enrollment in created:
         assert states(enrollment) == {"b0": AVAILABLE, "b1": LOCKED}
 
@@ -382,10 +387,11 @@ def test_enroll_many_is_all_or_nothing(db, monkeypatch, frozen):
     users = [UserFactory() for _ in range(4)]
     monkeypatch.setattr(enroll_module, "CLIENTS_PER_ROUND", 2)
 
-    def broken(messages):
-        raise RuntimeError("outbox down")
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
 
-    monkeypatch.setattr(enroll_module, "queue_notifications", broken)
+    # The last write of a round: everything before it must roll back too.
+    monkeypatch.setattr(JourneyEvent.objects, "bulk_create", broken)
     with pytest.raises(RuntimeError):
         enroll_many(users, page)
     assert counts() == (0, 0, 0, 0)
@@ -419,7 +425,7 @@ def test_enroll_many_works_in_rounds_of_constant_size(
     per_round = (len(three_rounds) - len(one_round)) / 2
     assert per_round == int(per_round) and 0 < per_round <= 6
     assert ClientActivity.objects.count() == 16 * 6
-    assert Notification.objects.filter(kind="welcome").count() == 16
+    assert welcomed() == 16
 
 
 # Completing, skipping, unlocking ----------------------------------------------------------
@@ -477,7 +483,6 @@ def test_a_system_completion_tells_the_client(journey):
     with run_jobs():
         complete_activity(rows(journey)["welcome"])
     assert step_opens() == [f"step-open:{rows(journey)['chain-1'].pk}"]
-    # the welcome went out before (outside run_jobs); this is the step message only
     assert [m.to for m in mail.outbox] == [[journey.client.email]]
     assert "Chain 1" in mail.outbox[0].subject
 

@@ -1,5 +1,6 @@
 from django.core import mail
 
+from wagtail_coaching.automation.dispatch import dispatch_events
 from wagtail_coaching.journeys import enroll
 from wagtail_coaching.models import ActivityState
 from wagtail_coaching.testing.factories import make_engagement
@@ -10,6 +11,8 @@ def test_enroll_copies_program_and_sends_welcome(client_user):
     page = make_engagement()
     with run_jobs():
         enrollment = enroll(client_user, page)
+    with run_jobs():
+        dispatch_events()  # the built-in welcome rule
     states = list(enrollment.activities.order_by("stage_position", "position")
                   .values_list("state", flat=True))
     assert len(states) == 6

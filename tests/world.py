@@ -18,6 +18,7 @@ from wagtail_coaching.models import (
     Company,
     Consent,
     ConsentPurpose,
+    FailedJob,
     NoteVisibility,
     SessionNote,
     Team,
@@ -144,6 +145,10 @@ def build_world():
                 reference="INV-1")
     SalesManagerProfile.objects.create(user=sales, referral_code="SALES1")
     StripeEvent.objects.create(event_id="evt_world", type="invoice.paid", payload={})
+    FailedJob.objects.create(
+        message_id="world", actor_name="sync_program", queue_name="coaching_bulk",
+        args=[engagement_a.pk], error="OperationalError: gone", failed_at=now,
+    )
     return World(
         admin, coach_a, coach_a2, coach_b, sales, hr_acme, hr_globex, client_a1, client_a2,
         client_b1, engagement_a, engagement_b, team_a, team_b, acme, globex, enrollment_a1,

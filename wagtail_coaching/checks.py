@@ -28,3 +28,30 @@ def broker_warnings(apps):
             )
         ]
     return []
+
+
+@register()
+def failures_recorded(app_configs, **kwargs):
+    """Jobs that fail for good are listed in "Failed jobs" only if the broker records them."""
+    from dramatiq import broker as dramatiq_broker
+
+    broker = dramatiq_broker.global_broker
+    if broker is None:  # no broker yet: W001 says how to configure one
+        return []
+    return failure_warnings(broker)
+
+
+def failure_warnings(broker):
+    from .failed_jobs import has_failure_records
+
+    if has_failure_records(broker):
+        return []
+    return [
+        Warning(
+            "The dramatiq broker does not record failed jobs.",
+            hint="Add 'wagtail_coaching.failed_jobs.RecordFailures' to the broker's "
+            "middleware, before 'dramatiq.middleware.Retries' (DRAMATIQ_BROKER['MIDDLEWARE'] "
+            "with django_dramatiq); without it jobs that use up their retries are only logged.",
+            id="wagtail_coaching.W002",
+        )
+    ]

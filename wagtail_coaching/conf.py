@@ -74,6 +74,14 @@ DEFAULTS = {
     "BOOKING_NOTICE_HOURS": 12,
     # Name shown as the organiser of calendar invitations (its address is FROM_EMAIL).
     "ORGANIZER_NAME": "",
+    # Automation. A client is at risk after this many days without activity, or after missing
+    # this many sessions in a row (see metrics.py).
+    "AT_RISK_INACTIVE_DAYS": 10,
+    "AT_RISK_MISSED_IN_A_ROW": 2,
+    # Cron schedules of the rules dispatcher (reads new timeline events) and of the
+    # time-based rules.
+    "RULES_SCHEDULE": "* * * * *",
+    "TIMED_RULES_SCHEDULE": "*/5 * * * *",
     # Where a visitor creates an account before buying (a URL or URL name); None hides the link.
     "SIGNUP_URL": None,
 }

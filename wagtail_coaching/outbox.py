@@ -1,5 +1,10 @@
-"""The notification outbox: write the message in the same transaction as its cause; a job
-sends it after commit; the sweeper retries what is still unsent.
+"""The outboxes: write the message in the same transaction as its cause, send it after
+commit, and let the sweeper retry what is still unsent.
+
+Two tables play that part. ``Notification`` rows are the messages themselves (emails, in-app
+notices); ``PendingJob`` rows are background jobs written by ``tasks.enqueue()``. Either way
+a broker that is down when the change commits loses nothing: the sender logs the error and
+``sweep_outbox()`` (a periodic job) sends again later.
 """
 
 import logging
@@ -13,12 +18,79 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from .conf import coaching_settings
-from .models import Notification, NotificationChannel
+from .models import Notification, NotificationChannel, PendingJob
 
 logger = logging.getLogger(__name__)
 
 # Ids handed to one sender message.
 SEND_CHUNK = 200
+# How long a sent PendingJob row is kept before the sweeper deletes it.
+KEEP_SENT_JOBS = timezone.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of message: its label on the preferences page, and whether its recipient may
+    switch it off (security and payment messages cannot be)."""
+
+    label: str
+    optional: bool = True
+
+
+def _kinds():
+    from django.utils.translation import gettext_lazy as _
+
+    return {
+        "welcome": Kind(_("Welcome when you join an engagement")),
+        "step_open": Kind(_("A new step of your journey is open")),
+        "client_coach_assigned": Kind(_("Your coach is assigned or changes")),
+        "session_invitation": Kind(_("Invitations to group sessions")),
+        "session_reminder": Kind(_("Session reminders")),
+        "session_follow_up": Kind(_("After a session: summary and next practice")),
+        "one_to_one_summary": Kind(_("Your coach's summary of a 1:1 session")),
+        "renewal_review": Kind(_("Renewal review before your access ends")),
+        "rule_message": Kind(_("Other messages from your coaching team")),
+        # Changes to what you are booked on, and payments: always sent.
+        "session_confirmed": Kind(_("Your registration for a session"), optional=False),
+        "session_waitlisted": Kind(_("You are on a session's waitlist"), optional=False),
+        "session_promoted": Kind(_("A seat became free for you"), optional=False),
+        "session_updated": Kind(_("A session you attend changed"), optional=False),
+        "session_cancelled": Kind(_("A session you attend is cancelled"), optional=False),
+        "session_attendee_cancelled": Kind(_("You left a session"), optional=False),
+        "one_to_one_booked": Kind(_("A 1:1 session is booked"), optional=False),
+        "one_to_one_rescheduled": Kind(_("A 1:1 session moved"), optional=False),
+        "one_to_one_cancelled": Kind(_("A 1:1 session is cancelled"), optional=False),
+        "payment_problem": Kind(_("A payment failed"), optional=False),
+        # For the team.
+        "coach_new_client": Kind(_("A new client is assigned to you")),
+        "coach_client_moved": Kind(_("A client moved to another coach")),
+        "coach_handoff": Kind(_("A colleague takes over a stage")),
+        "coach_session_assigned": Kind(_("You run a group session"), optional=False),
+        "coach_session_unassigned": Kind(_("You no longer run a group session"),
+                                         optional=False),
+        "coach_session_updated": Kind(_("A session you run changed"), optional=False),
+        "coach_session_cancelled": Kind(_("A session you run is cancelled"), optional=False),
+        "at_risk_alert": Kind(_("A client is at risk")),
+    }
+
+
+def notification_kinds():
+    """Every kind of message, by name (a kind not listed here cannot be switched off)."""
+    return _kinds()
+
+
+def optional_kinds():
+    return {name: kind for name, kind in _kinds().items() if kind.optional}
+
+
+def switched_off(user_id, kind):
+    from .models import NotificationPreference
+
+    if kind not in optional_kinds():
+        return False
+    return NotificationPreference.objects.filter(
+        user_id=user_id, kind=kind, enabled=False
+    ).exists()
 
 
 @dataclass
@@ -62,10 +134,100 @@ def queue_notifications(messages):
 
 
 def enqueue_send(ids):
-    from .tasks import enqueue, send_notifications
+    """Hand notification ids to the sender after commit. Not a PendingJob: the unsent rows
+    are the record, and the sweeper re-queues them if this message never arrives."""
+    from . import tasks
 
     for start in range(0, len(ids), SEND_CHUNK):
-        enqueue(send_notifications, list(ids[start : start + SEND_CHUNK]))
+        tasks.enqueue(tasks.send_notifications, list(ids[start : start + SEND_CHUNK]))
+
+
+# -- Jobs ------------------------------------------------------------------------------------
+
+def send_after_commit(actor, args, kwargs):
+    """Send a message after commit, for work kept in an outbox of its own: a broker error is
+    logged, never raised into the caller (whose change has committed already)."""
+    transaction.on_commit(lambda: _send_quietly(actor, args, kwargs))
+
+
+def _send_quietly(actor, args, kwargs):
+    try:
+        actor.send(*args, **kwargs)
+    except Exception:
+        logger.exception(
+            "Could not send %s to the broker; the outbox sweeper will send it again.",
+            actor.actor_name,
+        )
+
+
+def enqueue_job(actor, args, kwargs):
+    """Write a PendingJob in the current transaction and send it once that commits.
+
+    One insert now; after commit the message goes to the broker and the row is marked sent
+    (or, if the broker is down, keeps the error for the sweeper). A rollback leaves nothing.
+    """
+    job = PendingJob.objects.create(
+        actor_name=actor.actor_name, args=list(args), kwargs=dict(kwargs)
+    )
+    transaction.on_commit(lambda: send_pending_job(job, actor=actor))
+    return job
+
+
+def send_pending_job(job, actor=None):
+    """Send one PendingJob to the broker and record the outcome. Returns True if sent.
+
+    Sending twice is harmless (every job is safe to run twice), so a crash between the send
+    and the update only costs a duplicate message, never a lost one.
+    """
+    import dramatiq
+
+    now = timezone.now()
+    try:
+        actor = actor or dramatiq.get_broker().get_actor(job.actor_name)
+        actor.send(*job.args, **job.kwargs)
+    except Exception as exc:
+        logger.exception(
+            "Could not send job %s (%s); the outbox sweeper will send it again.",
+            job.pk, job.actor_name,
+        )
+        PendingJob.objects.filter(pk=job.pk).update(
+            attempts=F("attempts") + 1, last_error=repr(exc)[:2000]
+        )
+        return False
+    PendingJob.objects.filter(pk=job.pk).update(
+        sent_at=now, attempts=F("attempts") + 1, last_error=""
+    )
+    return True
+
+
+def resend_pending_jobs(now=None, batch_size=None):
+    """Send the jobs whose message never reached the broker. Returns how many were sent.
+
+    Only jobs older than ``NOTIFICATION_RETRY_AFTER_SECONDS`` are taken (a younger one may
+    be on its way from its own commit). Rows are claimed with SKIP LOCKED, so two sweepers
+    never send the same job; a job is retried at every sweep until the broker takes it.
+    """
+    import dramatiq
+
+    now = now or timezone.now()
+    limit = (batch_size or coaching_settings.BATCH_SIZE) * 10
+    cutoff = now - timezone.timedelta(seconds=coaching_settings.NOTIFICATION_RETRY_AFTER_SECONDS)
+    known = dramatiq.get_broker().get_declared_actors()
+    sent = 0
+    with transaction.atomic():
+        jobs = list(
+            PendingJob.objects.select_for_update(skip_locked=True)
+            .filter(sent_at__isnull=True, created_at__lte=cutoff)
+            .order_by("id")[:limit]
+        )
+        for job in jobs:
+            if send_pending_job(job):
+                sent += 1
+            elif job.actor_name in known:
+                break  # the broker is still down: the next sweep tries the rest
+    # Sent jobs are kept a while for inspection, then dropped.
+    PendingJob.objects.filter(sent_at__lt=now - KEEP_SENT_JOBS).delete()
+    return sent
 
 
 def render_email(notification):
@@ -103,6 +265,10 @@ def send_notification(notification_id):
             return False
         now = timezone.now()
         if notification.attempts >= coaching_settings.NOTIFICATION_MAX_ATTEMPTS:
+            return False
+        if switched_off(notification.recipient_id, notification.kind):
+            # Recorded, not delivered: the recipient does not want this kind.
+            Notification.objects.filter(pk=notification.pk).update(sent_at=now, skipped=True)
             return False
         try:
             if notification.channel == NotificationChannel.EMAIL:
@@ -151,9 +317,10 @@ def unsent_due_for_retry(now=None):
 
 
 def sweep_outbox(now=None, batch_size=None):
-    """Re-enqueue unsent notifications that are due for another try. Returns how many."""
+    """Re-enqueue unsent notifications that are due for another try, and re-send the jobs
+    whose message never reached the broker. Returns how many of both."""
     batch_size = batch_size or coaching_settings.BATCH_SIZE
     due = unsent_due_for_retry(now).order_by("id").values_list("id", flat=True)
     ids = list(due[: batch_size * 10])
     enqueue_send(ids)
-    return len(ids)
+    return len(ids) + resend_pending_jobs(now, batch_size)

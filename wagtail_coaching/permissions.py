@@ -24,6 +24,7 @@ from .models import (
     OPEN_STATUSES,
     ActivityState,
     Audience,
+    AutomationRule,
     AvailabilitySlot,
     ClientActivity,
     CoachAssignment,
@@ -34,6 +35,7 @@ from .models import (
     ConsentPurpose,
     Enrollment,
     EnrollmentStatus,
+    FailedJob,
     GroupSession,
     NoteVisibility,
     OfferPage,
@@ -347,6 +349,14 @@ SESSION_COACH = Scope(
     lambda user, prefix="": _f(prefix, coach=user),
 )
 
+# Automation rules ------------------------------------------------------------------------------
+RULE_TEAM_OR_GLOBAL = Scope(
+    "team_or_all_engagements",
+    lambda user, r: r.engagement_id is None or _is_team_member(user, r.engagement.team_id),
+    lambda user, prefix="": _f(prefix, engagement__isnull=True)
+    | _f(prefix, engagement__team_id__in=_team_ids(user)),
+)
+
 SCOPES = {
     s.name: s
     for s in (ALL, OWN, COACHED, TEAM, COMPANY_CONSENTED, AUTHOR, SHARED_ANY, SELF, MEMBER)
@@ -489,6 +499,19 @@ MATRIX = {
         ROLE_ADMIN: ALL,
         ROLE_COACH: SELF,
     }),
+    "view_automationrule": Action(
+        AutomationRule, "See automation rules, their firings and a dry run", {
+            ROLE_ADMIN: ALL,
+            ROLE_COACH: RULE_TEAM_OR_GLOBAL,
+        }),
+    "change_automationrule": Action(
+        AutomationRule, "Create, edit, pause and resume automation rules", {
+            ROLE_ADMIN: ALL,
+        }),
+    "view_failedjob": Action(FailedJob, "See background jobs that failed, with their error", {
+        ROLE_ADMIN: ALL,
+    }),
+    "retry_failedjob": Action(FailedJob, "Retry a failed background job", {ROLE_ADMIN: ALL}),
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .views import booking, client, sessions, team
+from .views import booking, client, notifications, sessions, team
 
 app_name = "wagtail_coaching"
 
@@ -35,4 +35,10 @@ urlpatterns = [
     path("calendar/<str:token>.ics", sessions.CalendarFeedView.as_view(), name="calendar_feed"),
     path("calendar/reset/", sessions.ResetCalendarView.as_view(), name="calendar_reset"),
     path("", include("wagtail_coaching.urls_payments")),
+    # In-app notifications and which kinds of message one receives.
+    path("notifications/", notifications.NotificationsView.as_view(), name="notifications"),
+    path(
+        "notifications/settings/", notifications.NotificationSettingsView.as_view(),
+        name="notification_settings",
+    ),
 ]

@@ -23,6 +23,8 @@ from django.utils import timezone
 from wagtail.models import Page, Site
 
 from sandbox.home.models import HomePage
+from wagtail_coaching.automation.dispatch import dispatch_events
+from wagtail_coaching.automation.timed import evaluate_timed_rules
 from wagtail_coaching.blocks import UnlockRule
 from wagtail_coaching.conf import coaching_settings
 from wagtail_coaching.journeys import (
@@ -514,6 +516,11 @@ def build_demo():
     # The demo's past is over: its messages are recorded as delivered without emailing
     # anyone.
     with _no_real_email():
+        drain()
+        # The automation rules catch up with the demo's past (welcomes, at-risk flags) the
+        # way the periodic jobs would have.
+        dispatch_events()
+        evaluate_timed_rules()
         drain()
     return report
 

@@ -30,6 +30,7 @@ from .base import ContextInspectView, MatrixModelAdmin, _count
 from .display import card_link, person
 from .enrolling import EnrollClientView
 from .filters import CoachFilter, CohortFilter, CompanyFilter, EngagementFilter
+from .jobs import FailedJobsAdmin
 from .one_to_one import AvailabilityAdmin, OneToOneAdmin
 from .permission import (
     CoachProfilePermissionHelper,
@@ -40,6 +41,7 @@ from .permission import (
     may,
     refusing,
 )
+from .rules import AutomationRulesAdmin
 from .sessions import GroupSessionsAdmin, session_history
 
 # -- Clients ---------------------------------------------------------------------------------
@@ -371,7 +373,7 @@ class CoachingAdminGroup(ModelAdminGroup):
     menu_order = 250
     items = (
         ClientsAdmin, GroupSessionsAdmin, OneToOneAdmin, AvailabilityAdmin, TeamsAdmin,
-        CoachesAdmin, CompaniesAdmin, CohortsAdmin,
+        CoachesAdmin, CompaniesAdmin, CohortsAdmin, AutomationRulesAdmin, FailedJobsAdmin,
     )
 
     def get_submenu_items(self):

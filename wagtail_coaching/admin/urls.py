@@ -4,7 +4,7 @@ modeladmin's, named ``coaching_<list>_modeladmin_<view>``."""
 
 from django.urls import path
 
-from . import card, enrolling, one_to_one, sessions
+from . import card, enrolling, one_to_one, rules, sessions
 
 app_name = "wagtail_coaching_admin"
 
@@ -29,4 +29,5 @@ urlpatterns = [
     path("cohort/<int:pk>/enroll/", enrolling.EnrollCohortView.as_view(), name="enroll_cohort"),
     *sessions.urlpatterns,
     *one_to_one.urlpatterns,
+    *rules.urlpatterns,
 ]

@@ -15,8 +15,6 @@ from ..models import (
     EventKind,
     JourneyEvent,
 )
-from ..outbox import queue_notifications
-from . import notices
 from .assignment import assign_on_enrollment
 from .engine import open_due, unlock_time
 from .errors import AlreadyEnrolled, EngagementFull, EngagementNotAvailable
@@ -136,7 +134,7 @@ def _enroll_round(
             for e in enrollments
         ]
     )
-    queue_notifications(notices.welcome(e, engagement) for e in enrollments)
+    # The welcome message is the built-in "Welcome on enrollment" rule's (editable, pausable).
     return enrollments
 
 

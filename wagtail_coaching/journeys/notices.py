@@ -1,4 +1,4 @@
-"""Journey messages put into the outbox (welcome, a step opened)."""
+"""Journey messages put into the outbox (a step opened, coaches assigned)."""
 
 from django.urls import NoReverseMatch, reverse
 
@@ -10,18 +10,6 @@ def _url(name, *args):
         return reverse(f"wagtail_coaching:{name}", args=args)
     except NoReverseMatch:
         return ""
-
-
-def welcome(enrollment, engagement):
-    return Message(
-        recipient_id=enrollment.client_id,
-        kind="welcome",
-        dedup_key=f"welcome:{enrollment.pk}",
-        payload={
-            "engagement_title": engagement.title,
-            "dashboard_path": _url("dashboard"),
-        },
-    )
 
 
 def step_open(activity, engagement_title, client_id):

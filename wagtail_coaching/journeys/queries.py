@@ -1,11 +1,17 @@
 """Read models for the client site: the dashboard and an enrollment's outline.
 
 Each function runs a fixed number of queries, however many enrollments or activities.
+The dashboard's in-app notifications (the latest ones and the unread count) are one query.
 """
 
+import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,11 +25,16 @@ from ..models import (
     CoachingSessionStatus,
     Enrollment,
     JourneyEvent,
+    Notification,
+    NotificationChannel,
+    NotificationPreference,
     Registration,
     RegistrationStatus,
     SessionStatus,
 )
 from .program import activity_block
+
+logger = logging.getLogger(__name__)
 
 VISIBLE_STATES = (
     ActivityState.LOCKED, ActivityState.AVAILABLE, ActivityState.COMPLETED, ActivityState.SKIPPED,
@@ -187,6 +198,110 @@ def _upcoming_sessions(user, enrollments, rows_by_enrollment, now):
     return upcoming[:DASHBOARD_UPCOMING_SESSIONS]
 
 
+# -- In-app notifications ---------------------------------------------------------------------
+
+# How many in-app notifications the dashboard lists (the notifications page lists them all).
+DASHBOARD_NOTIFICATIONS = 5
+
+
+def in_app_notifications(user):
+    """``user``'s in-app notifications, latest first: never another person's, never one the
+    outbox skipped, nor one of a kind they have switched off since it was queued."""
+    from ..outbox import optional_kinds
+
+    switched_off = NotificationPreference.objects.filter(
+        user=user, kind=OuterRef("kind"), enabled=False
+    ).filter(kind__in=list(optional_kinds()))
+    return (
+        Notification.objects.filter(
+            recipient=user, channel=NotificationChannel.IN_APP, skipped=False
+        )
+        .exclude(Exists(switched_off))
+        .order_by("-created_at", "-id")
+    )
+
+
+def unread_count(user):
+    """The number of unread in-app notifications of ``user``, as a subquery."""
+    unread = (
+        in_app_notifications(user).filter(read_at__isnull=True)
+        .order_by().values("recipient").annotate(n=Count("pk")).values("n")
+    )
+    return Coalesce(Subquery(unread, output_field=IntegerField()), Value(0))
+
+
+@dataclass
+class NotificationItem:
+    """One line of an in-app notification list."""
+
+    notification: Notification
+    text: str
+    at: object
+    url: str
+    unread: bool
+
+
+def _safe_path(path):
+    """A local path from a payload (never another site's address)."""
+    local = (
+        isinstance(path, str) and path.startswith("/") and not path.startswith("//")
+        and "\\" not in path
+    )
+    return path if local else ""
+
+
+def notification_link(payload):
+    """Where an in-app notification leads: the step, the sessions page for a session, else
+    the dashboard (paths written into the payload when it was queued)."""
+    if payload.get("activity_path"):
+        return _safe_path(payload["activity_path"])
+    if payload.get("starts_at") and payload.get("sessions_path"):
+        return _safe_path(payload["sessions_path"])
+    return _safe_path(payload.get("dashboard_path") or payload.get("sessions_path") or "")
+
+
+def notification_text(notification):
+    """The one-line text of a notification: its kind's email subject
+    (``wagtail_coaching/emails/<kind>_subject.txt``, overridable), rendered with the same
+    context as the email, in the reader's current language."""
+    from ..outbox import notification_kinds
+
+    context = {
+        "notification": notification,
+        "recipient": notification.recipient,
+        "base_url": coaching_settings.BASE_URL.rstrip("/"),
+        **(notification.payload or {}),
+    }
+    try:
+        text = render_to_string(
+            f"wagtail_coaching/emails/{notification.kind}_subject.txt", context
+        )
+    except Exception as exc:  # a missing or broken template must not break the page
+        if not isinstance(exc, TemplateDoesNotExist):
+            logger.exception("The subject of notification %s did not render", notification.pk)
+        kind = notification_kinds().get(notification.kind)
+        return str(kind.label) if kind else notification.kind
+    return " ".join(text.split())
+
+
+def notification_items(user, notifications):
+    """``NotificationItem``s for rows of ``in_app_notifications(user)`` (no queries)."""
+    items = []
+    for n in notifications:
+        n.recipient = user  # the list is the reader's own: no query per row
+        items.append(NotificationItem(
+            notification=n, text=notification_text(n), at=n.created_at,
+            url=notification_link(n.payload or {}), unread=n.read_at is None,
+        ))
+    return items
+
+
+def latest_notifications(user, limit=DASHBOARD_NOTIFICATIONS):
+    """(the latest ``limit`` in-app notifications as items, how many are unread): one query."""
+    rows = list(in_app_notifications(user).annotate(unread_total=unread_count(user))[:limit])
+    return notification_items(user, rows), (rows[0].unread_total if rows else 0)
+
+
 def client_dashboard(user):
     """Everything the client dashboard shows, in a fixed number of queries."""
     from .assignment import coaches_of
@@ -208,4 +323,8 @@ def client_dashboard(user):
         .order_by("-at", "-id")[: coaching_settings.DASHBOARD_RECENT_EVENTS]
     ) if enrollments else []
     upcoming = _upcoming_sessions(user, enrollments, rows, timezone.now())
-    return {"journeys": journeys, "recent_events": recent, "upcoming_sessions": upcoming}
+    notifications, unread = latest_notifications(user)
+    return {
+        "journeys": journeys, "recent_events": recent, "upcoming_sessions": upcoming,
+        "notifications": notifications, "unread_notifications": unread,
+    }

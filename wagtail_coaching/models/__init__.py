@@ -1,8 +1,19 @@
+from .automation import (
+    EVENT_TRIGGERS,
+    TIMED_TRIGGERS,
+    AutomationRule,
+    FailedJob,
+    NotificationPreference,
+    PendingJob,
+    RuleFiring,
+    Trigger,
+)
 from .companies import Cohort, Company
 from .engagements import AbstractEngagementPage, EngagementPage, EngagementPageMixin
 from .enrollments import (
     DONE_STATES,
     OPEN_STATUSES,
+    RULE_EVENT_KINDS,
     ActivitySource,
     ActivityState,
     ClientActivity,
@@ -11,6 +22,7 @@ from .enrollments import (
     EnrollmentStatus,
     EventKind,
     JourneyEvent,
+    TaggedEnrollment,
 )
 from .notes import Consent, ConsentPurpose, NoteVisibility, SessionNote
 from .notifications import Notification, NotificationChannel
@@ -56,7 +68,16 @@ from .teams import (
 )
 
 __all__ = [
-
+    "EVENT_TRIGGERS",
+    "RULE_EVENT_KINDS",
+    "TIMED_TRIGGERS",
+    "AutomationRule",
+    "FailedJob",
+    "NotificationPreference",
+    "PendingJob",
+    "RuleFiring",
+    "TaggedEnrollment",
+    "Trigger",
     "CALENDAR_STATUSES",
     "SEAT_STATUSES",
     "USED_STATUSES",

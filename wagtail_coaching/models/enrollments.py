@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from taggit.managers import TaggableManager
+from taggit.models import TaggedItemBase
 
 from ..blocks.unlock import UnlockRule
 
@@ -64,6 +66,13 @@ class Enrollment(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     # The page revision whose program the client's rows were last synced with.
     program_revision_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    # Set by automation (``metrics.at_risk``) or by a coach; cleared when the client is back.
+    at_risk_since = models.DateTimeField(_("at risk since"), null=True, blank=True)
+    at_risk_reason = models.CharField(_("why at risk"), max_length=200, blank=True)
+    tags = TaggableManager(
+        through="wagtail_coaching.TaggedEnrollment", blank=True, verbose_name=_("tags"),
+        help_text=_("Labels automation rules can select clients by."),
+    )
 
     class Meta:
         verbose_name = _("enrollment")
@@ -83,6 +92,16 @@ class Enrollment(models.Model):
     @property
     def is_open(self):
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_at_risk(self):
+        return self.at_risk_since is not None
+
+
+class TaggedEnrollment(TaggedItemBase):
+    content_object = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="tagged_items"
+    )
 
 
 class ActivityState(models.TextChoices):
@@ -198,6 +217,17 @@ class EventKind(models.TextChoices):
     SESSION_BOOKED = "session_booked", _("Booked a 1:1 session")
     SESSION_RESCHEDULED = "session_rescheduled", _("Rescheduled a 1:1 session")
     SESSION_CANCELLED = "session_cancelled", _("Cancelled a session")
+    PAYMENT_FAILED = "payment_failed", _("Payment failed")
+    RULE_FIRED = "rule_fired", _("Automation rule applied")
+    AT_RISK = "at_risk", _("Flagged as at risk")
+    BACK_ON_TRACK = "back_on_track", _("No longer at risk")
+
+
+# Timeline events the automation rules react to (see ``automation.dispatch``).
+RULE_EVENT_KINDS = (
+    EventKind.ENROLLED, EventKind.COMPLETED, EventKind.SESSION_ATTENDED,
+    EventKind.SESSION_MISSED, EventKind.PAYMENT_FAILED,
+)
 
 
 class JourneyEvent(models.Model):
@@ -216,12 +246,24 @@ class JourneyEvent(models.Model):
     )
     at = models.DateTimeField(db_index=True)
     data = models.JSONField(default=dict, blank=True)
+    # Whether the automation rules have seen this event (bookkeeping, not history: the
+    # dispatcher marks events it has handled, in batches, with SKIP LOCKED).
+    rules_done = models.BooleanField(default=False, editable=False)
 
     class Meta:
         verbose_name = _("journey event")
         verbose_name_plural = _("journey events")
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["enrollment", "-at"])]
+        indexes = [
+            models.Index(fields=["enrollment", "-at"]),
+            models.Index(
+                fields=["id"], name="coaching_events_for_rules",
+                condition=Q(rules_done=False, kind__in=[
+                    "enrolled", "completed", "session_attended", "session_missed",
+                    "payment_failed",
+                ]),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} @ {self.at:%Y-%m-%d %H:%M}"

@@ -27,6 +27,8 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # The recipient had switched this kind off: recorded, not delivered.
+    skipped = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("notification")

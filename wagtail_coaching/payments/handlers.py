@@ -295,6 +295,9 @@ def invoice_payment_failed(invoice, ctx):
     if order.past_due_since is None:
         order.past_due_since = ctx.created
         order.save(update_fields=["past_due_since", "updated_at"])
+        # On the timeline (automation rules can react: "a payment fails").
+        record_on_grants(order, EventKind.PAYMENT_FAILED, now=ctx.now,
+                         invoice=invoice.get("id", ""))
     apply_access(order, now=ctx.now)
     return "past_due"
 

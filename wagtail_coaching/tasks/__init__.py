@@ -4,23 +4,98 @@ so running one twice does no harm.
 The host project configures the broker (for example with ``django_dramatiq``); this module
 only declares actors. Periodic jobs are scheduled with ``dramatiq_crontab`` (run
 ``manage.py crontab``; with its Redis lock only one scheduler fires each job).
+
+Two queues, so that a long job never holds up an email:
+
+- ``coaching`` (``QUEUE``): notifications and the outbox sweeper, each message quick;
+- ``coaching_bulk`` (``BULK_QUEUE``): program sync, session invitations, automation rules,
+  time-based unlocks and the payment sweep, which may touch thousands of rows.
+
+A worker serves both unless told otherwise (``rundramatiq --queues coaching``).
+
+Jobs are never lost: ``enqueue()`` writes a ``PendingJob`` row in the caller's transaction
+and sends the message once it commits; if the broker is down then, the outbox sweeper sends
+it later. A job that fails is retried with exponential backoff (not for programming errors,
+which would fail the same way every time); one that runs out of retries is recorded as a
+``FailedJob`` by ``wagtail_coaching.failed_jobs.RecordFailures``, listed in the admin
+with a retry button.
 """
 
 import dramatiq
-from django.db import transaction
+from django.core.exceptions import ImproperlyConfigured
 from dramatiq_crontab import cron
 
 from ..conf import coaching_settings
 
 QUEUE = "coaching"
+BULK_QUEUE = "coaching_bulk"
+QUEUES = (QUEUE, BULK_QUEUE)
+
+# Actors whose work is already kept in an outbox table of their own: ``send_notifications``
+# (unsent Notification rows, which the sweeper re-queues). Enqueueing them needs no
+# PendingJob row, only a send after commit that never fails the caller.
+OUTBOX_BACKED = frozenset({"send_notifications"})
+
+# Errors that no retry can cure: the code is wrong, not the weather. Such a job fails at
+# once (and shows in "Failed jobs") instead of retrying for hours.
+PROGRAMMING_ERRORS = (
+    TypeError, AttributeError, NameError, ImportError, SyntaxError, AssertionError,
+    NotImplementedError, ImproperlyConfigured,
+)
+
+SECOND = 1000  # dramatiq counts milliseconds
+MINUTE = 60 * SECOND
 
 
 def enqueue(actor, *args, **kwargs):
-    """Send a message once the surrounding transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: actor.send(*args, **kwargs))
+    """Send ``actor``'s message once the surrounding transaction commits (at once outside one).
+
+    The job is written down first (a ``PendingJob`` row in the same transaction), so that it
+    is sent even if the broker is down at commit: the outbox sweeper re-sends what is still
+    unsent. Nothing is sent, and nothing stays behind, if the transaction rolls back. Returns
+    the PendingJob (None for outbox-backed actors). Arguments must be JSON (ids, strings).
+    """
+    from .. import outbox
+
+    if actor.actor_name in OUTBOX_BACKED:
+        outbox.send_after_commit(actor, args, kwargs)
+        return None
+    return outbox.enqueue_job(actor, args, kwargs)
 
 
-@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+def retry_transient(max_retries):
+    """dramatiq's ``retry_when``: retry up to ``max_retries`` times, except programming
+    errors."""
+
+    def retry_when(retries, exception):
+        return retries < max_retries and not isinstance(exception, PROGRAMMING_ERRORS)
+
+    return retry_when
+
+
+def job(queue_name, *, max_retries, min_backoff, max_backoff):
+    """``dramatiq.actor`` with our retry policy: exponential backoff from ``min_backoff`` to
+    ``max_backoff`` (milliseconds, with jitter), ``max_retries`` retries."""
+    return dramatiq.actor(
+        queue_name=queue_name,
+        max_retries=max_retries,
+        min_backoff=min_backoff,
+        max_backoff=max_backoff,
+        retry_when=retry_transient(max_retries),
+    )
+
+
+def fast_job(fn):
+    """A quick job on the fast queue: retried within minutes."""
+    return job(QUEUE, max_retries=3, min_backoff=5 * SECOND, max_backoff=5 * MINUTE)(fn)
+
+
+def bulk_job(fn):
+    """A batch job on the bulk queue: waits longer between tries (a database outage)."""
+    return job(BULK_QUEUE, max_retries=5, min_backoff=30 * SECOND, max_backoff=60 * MINUTE)(fn)
+
+
+@fast_job
 def send_notifications(notification_ids):
     from ..outbox import send_notification
 
@@ -28,7 +103,7 @@ def send_notifications(notification_ids):
         send_notification(notification_id)
 
 
-@dramatiq.actor(queue_name=QUEUE, max_retries=5)
+@bulk_job
 def sync_program(page_id):
     from ..journeys.sync import sync_engagement
 
@@ -36,15 +111,17 @@ def sync_program(page_id):
 
 
 @cron(coaching_settings.UNLOCK_SCHEDULE)
-@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+@job(BULK_QUEUE, max_retries=3, min_backoff=10 * SECOND, max_backoff=MINUTE)
 def unlock_due_activities():
     from ..journeys.progress import unlock_due_activities as unlock_due
 
     unlock_due()
 
 
+# The sweeper runs every few minutes anyway: a failed run is not retried (the next one
+# comes), but it is recorded in "Failed jobs".
 @cron(coaching_settings.SWEEP_SCHEDULE)
-@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+@job(QUEUE, max_retries=0, min_backoff=SECOND, max_backoff=SECOND)
 def sweep_outbox():
     from ..outbox import sweep_outbox as sweep
 
@@ -52,7 +129,7 @@ def sweep_outbox():
 
 
 @cron(coaching_settings.PAYMENT_SWEEP_SCHEDULE)
-@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+@job(BULK_QUEUE, max_retries=3, min_backoff=30 * SECOND, max_backoff=10 * MINUTE)
 def sweep_payment_access():
     """Pause plans unpaid past the grace period and end access whose time is up."""
     from ..payments.fulfilment import sweep_access
@@ -60,9 +137,27 @@ def sweep_payment_access():
     sweep_access()
 
 
-@dramatiq.actor(queue_name=QUEUE, max_retries=5)
+@bulk_job
 def send_session_invitations(session_id):
     """Invite a group session's audience (and its coaches); safe to run again."""
     from ..scheduling.invites import send_invitations
 
     send_invitations(session_id)
+
+
+@cron(coaching_settings.RULES_SCHEDULE)
+@job(BULK_QUEUE, max_retries=3, min_backoff=10 * SECOND, max_backoff=MINUTE)
+def dispatch_rules():
+    """Run the event-triggered automation rules over new timeline events."""
+    from ..automation.dispatch import dispatch_events
+
+    dispatch_events()
+
+
+@cron(coaching_settings.TIMED_RULES_SCHEDULE)
+@job(BULK_QUEUE, max_retries=3, min_backoff=30 * SECOND, max_backoff=5 * MINUTE)
+def run_timed_rules():
+    """Fire the time-based automation rules for what is due now."""
+    from ..automation.timed import evaluate_timed_rules
+
+    evaluate_timed_rules()

@@ -1,0 +1,147 @@
+"""The signed-in person's notifications on the site: the in-app list and which kinds of
+message they want.
+
+- ``notifications/``: every in-app notification of the reader (paged, latest first); a POST
+  marks them all read and goes back to ``next`` (a local URL) or to the list.
+- ``notifications/settings/``: a checkbox per kind of message the reader may switch off
+  (``outbox.optional_kinds()``); kinds for the coaching team show to staff only. Payment
+  and session-change messages are listed as always sent, without a checkbox. A kind
+  switched off is a ``NotificationPreference`` row with ``enabled=False``; switching it
+  back on deletes the row. The outbox reads these rows when it sends
+  (``outbox.send_notification`` records the message as skipped).
+
+A person only ever sees and changes their own.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views import View
+
+from ..journeys.queries import in_app_notifications, notification_items
+from ..models import Notification, NotificationChannel, NotificationPreference
+from ..outbox import notification_kinds
+from ..permissions import is_staff_role
+from .client import ClientViewMixin
+
+# Notifications per page of the list.
+PER_PAGE = 20
+# Kinds of message only the coaching team receives.
+STAFF_KIND_PREFIXES = ("coach_",)
+STAFF_KINDS = frozenset({"at_risk_alert"})
+
+
+def is_staff_kind(name):
+    return name in STAFF_KINDS or name.startswith(STAFF_KIND_PREFIXES)
+
+
+def mark_all_read(user_id, now=None):
+    """Mark every unread in-app notification of the user read. Returns how many."""
+    return Notification.objects.filter(
+        recipient_id=user_id, channel=NotificationChannel.IN_APP, read_at__isnull=True
+    ).update(read_at=now or timezone.now())
+
+
+@dataclass
+class KindChoice:
+    name: str
+    label: str
+    optional: bool
+    enabled: bool
+    staff: bool
+
+
+def kind_choices(user):
+    """The kinds of message shown on ``user``'s settings page, with their state."""
+    staff = is_staff_role(user)
+    off = set(
+        NotificationPreference.objects.filter(user=user, enabled=False).values_list(
+            "kind", flat=True
+        )
+    )
+    return [
+        KindChoice(name, str(kind.label), kind.optional,
+                   not (kind.optional and name in off), is_staff_kind(name))
+        for name, kind in notification_kinds().items()
+        if staff or not is_staff_kind(name)
+    ]
+
+
+def save_preferences(user_id, shown, enabled):
+    """Record which of the ``shown`` optional kinds the user wants (``enabled``): a row
+    with ``enabled=False`` for each one switched off, none for the others."""
+    shown, enabled = set(shown), set(enabled) & set(shown)
+    off = shown - enabled
+    with transaction.atomic():
+        NotificationPreference.objects.filter(user_id=user_id, kind__in=enabled).delete()
+        NotificationPreference.objects.filter(user_id=user_id, kind__in=off).update(
+            enabled=False
+        )
+        NotificationPreference.objects.bulk_create(
+            [NotificationPreference(user_id=user_id, kind=kind, enabled=False)
+             for kind in sorted(off)],
+            ignore_conflicts=True,
+        )
+
+
+def _next_url(request, default):
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+class NotificationsView(ClientViewMixin, View):
+    """The reader's in-app notifications; POST: mark them all read."""
+
+    template_name = "wagtail_coaching/notifications/list.html"
+    http_method_names = ["get", "post", "head"]
+
+    def get(self, request):
+        queryset = in_app_notifications(request.user)
+        page = Paginator(queryset, PER_PAGE).get_page(request.GET.get("page"))
+        unread = queryset.filter(read_at__isnull=True).count()
+        return TemplateResponse(request, self.template_name, {
+            "page_obj": page,
+            "notifications": notification_items(request.user, page.object_list),
+            "unread_notifications": unread,
+        })
+
+    def post(self, request):
+        count = mark_all_read(request.user.pk)
+        if count:
+            messages.success(request, _("All your notifications are marked as read."))
+        return redirect(_next_url(request, reverse("wagtail_coaching:notifications")))
+
+
+class NotificationSettingsView(ClientViewMixin, View):
+    """Which kinds of message the reader receives."""
+
+    template_name = "wagtail_coaching/notifications/settings.html"
+    http_method_names = ["get", "post", "head"]
+
+    def render(self, request):
+        choices = kind_choices(request.user)
+        return TemplateResponse(request, self.template_name, {
+            "client_kinds": [c for c in choices if not c.staff],
+            "staff_kinds": [c for c in choices if c.staff],
+        })
+
+    def get(self, request):
+        return self.render(request)
+
+    def post(self, request):
+        shown = [c.name for c in kind_choices(request.user) if c.optional]
+        save_preferences(request.user.pk, shown, request.POST.getlist("enabled"))
+        messages.success(request, _("Your notification settings are saved."))
+        return redirect(reverse("wagtail_coaching:notification_settings"))
