@@ -13,7 +13,6 @@ then the action is checked with ``allowed()`` (403 otherwise).
 from dataclasses import dataclass, field
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -52,7 +51,7 @@ from .forms import (
     first_error,
 )
 from .panels import group_session_url
-from .permission import forbidden, may_use_admin, refusing, wants_fragment
+from .permission import forbidden, may_use_admin, refusing, visible_or_404, wants_fragment
 
 # Timeline entries shown per enrollment.
 TIMELINE_LENGTH = 40
@@ -217,15 +216,10 @@ class CoachingAdminView(View):
 
 class EnrollmentLookupMixin:
     def get_enrollment(self, public_id):
-        enrollment = (
-            visible(self.request.user, "view_enrollment")
-            .select_related("client", "engagement", "company", "cohort")
-            .filter(public_id=public_id)
-            .first()
+        return visible_or_404(
+            self.request.user, "view_enrollment",
+            related=("client", "engagement", "company", "cohort"), public_id=public_id,
         )
-        if enrollment is None:
-            raise Http404
-        return enrollment
 
 
 class ClientCardView(EnrollmentLookupMixin, CoachingAdminView):

@@ -2,7 +2,6 @@
 cohort ("Enroll members" on the cohorts list). Both go through the journey services."""
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -13,11 +12,11 @@ from wagtail_modeladmin.views import WMABaseView
 
 from ..journeys import JourneyError, enroll, enroll_cohort
 from ..models import Enrollment
-from ..permissions import allowed, visible
+from ..permissions import allowed
 from .card import CoachingAdminView
 from .display import card_url, person
 from .forms import EnrollClientForm
-from .permission import forbidden
+from .permission import forbidden, visible_or_404
 
 
 class EnrollClientView(WMABaseView, FormView):
@@ -60,15 +59,9 @@ class EnrollCohortView(CoachingAdminView):
     template_name = "wagtail_coaching/admin/enroll_cohort.html"
 
     def get_cohort(self, pk):
-        cohort = (
-            visible(self.request.user, "view_cohort")
-            .select_related("engagement", "company")
-            .filter(pk=pk)
-            .first()
+        return visible_or_404(
+            self.request.user, "view_cohort", related=("engagement", "company"), pk=pk
         )
-        if cohort is None:
-            raise Http404
-        return cohort
 
     def get(self, request, pk):
         cohort = self.get_cohort(pk)

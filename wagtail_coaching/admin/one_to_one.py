@@ -19,7 +19,6 @@ from django.contrib import messages
 from django.contrib.admin import SimpleListFilter, display
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Prefetch
-from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -51,7 +50,7 @@ from .base import ContextInspectView, MatrixModelAdmin
 from .card import CoachingAdminView
 from .display import card_link, in_viewer_zone, person
 from .forms import first_error
-from .permission import MatrixPermissionHelper, forbidden, may
+from .permission import MatrixPermissionHelper, forbidden, may, visible_or_404
 
 # Statuses a session can be recorded from (again: a coach may correct held / no-show).
 RECORDABLE = (
@@ -320,15 +319,10 @@ class SlotRemoveView(CoachingAdminView):
         return in_viewer_zone(request, super().dispatch, *args, **kwargs)
 
     def get_slot(self, public_id):
-        slot = (
-            visible(self.request.user, "view_availabilityslot")
-            .select_related("coach")
-            .filter(public_id=public_id)
-            .first()
+        return visible_or_404(
+            self.request.user, "view_availabilityslot", related=("coach",),
+            public_id=public_id,
         )
-        if slot is None:
-            raise Http404
-        return slot
 
     def get(self, request, public_id):
         slot = self.get_slot(public_id)
@@ -572,14 +566,10 @@ class SessionActionView(CoachingAdminView):
         return in_viewer_zone(request, super().dispatch, *args, **kwargs)
 
     def post(self, request, public_id):
-        session = (
-            visible(request.user, "view_coachingsession")
-            .select_related("enrollment__client", "coach")
-            .filter(public_id=public_id)
-            .first()
+        session = visible_or_404(
+            request.user, "view_coachingsession", related=("enrollment__client", "coach"),
+            public_id=public_id,
         )
-        if session is None:
-            raise Http404
         if not may(request.user, self.permission, session):
             return forbidden(request)
         form = self.form_class(request.POST)

@@ -16,10 +16,11 @@ teams, coach profiles, companies and cohorts. Nothing is deleted from the coachi
 
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.template.response import TemplateResponse
 from wagtail_modeladmin.helpers import PermissionHelper
 
-from ..permissions import allowed, is_staff_role
+from ..permissions import allowed, is_staff_role, visible
 
 
 def may_use_admin(user):
@@ -30,6 +31,15 @@ def may_use_admin(user):
 def may(user, action, obj=None):
     """``allowed()`` for someone working in the coaching admin."""
     return may_use_admin(user) and allowed(user, action, obj)
+
+
+def visible_or_404(user, action, *, related=(), **lookup):
+    """The object ``lookup`` names among those ``user`` may see for ``action``; an object
+    the viewer may not see does not exist (404)."""
+    obj = visible(user, action).select_related(*related).filter(**lookup).first()
+    if obj is None:
+        raise Http404
+    return obj
 
 
 def wants_fragment(request):

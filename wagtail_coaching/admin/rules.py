@@ -29,7 +29,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -55,7 +54,7 @@ from .base import MatrixModelAdmin
 from .card import CoachingAdminView
 from .display import card_link, in_viewer_zone
 from .filters import _IdFilter
-from .permission import MatrixPermissionHelper, forbidden, may, may_use_admin
+from .permission import MatrixPermissionHelper, forbidden, may, may_use_admin, visible_or_404
 
 TEMPLATES_DIR = "wagtail_coaching/admin/rules/"
 # The list's "fired" column counts this many days back.
@@ -676,15 +675,9 @@ class RuleView(CoachingAdminView):
     action = "view_automationrule"
 
     def get_rule(self, pk):
-        rule = (
-            visible(self.request.user, "view_automationrule")
-            .select_related("engagement", "company")
-            .filter(pk=pk)
-            .first()
+        return visible_or_404(
+            self.request.user, "view_automationrule", related=("engagement", "company"), pk=pk
         )
-        if rule is None:
-            raise Http404
-        return rule
 
     def rule_url(self, rule):
         return reverse("coaching_rules_modeladmin_inspect", args=[rule.pk])

@@ -26,7 +26,6 @@ from django.contrib.admin import SimpleListFilter, display
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
-from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -73,7 +72,7 @@ from .base import MatrixModelAdmin, _count
 from .card import CoachingAdminView
 from .display import in_viewer_zone, person
 from .filters import _IdFilter
-from .permission import MatrixPermissionHelper, forbidden, may, may_use_admin
+from .permission import MatrixPermissionHelper, forbidden, may, may_use_admin, visible_or_404
 
 TEMPLATES = "wagtail_coaching/admin/sessions/"
 ONCE = "once"
@@ -1043,15 +1042,10 @@ class SessionActionView(CoachingAdminView):
     success message, and both go back to the session page."""
 
     def get_session(self, public_id):
-        session = (
-            visible(self.request.user, "view_groupsession")
-            .select_related("coach", "series")
-            .filter(public_id=public_id)
-            .first()
+        return visible_or_404(
+            self.request.user, "view_groupsession", related=("coach", "series"),
+            public_id=public_id,
         )
-        if session is None:
-            raise Http404
-        return session
 
     def session_url(self, session):
         return reverse("coaching_sessions_modeladmin_inspect", args=[session.pk])
