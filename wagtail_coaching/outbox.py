@@ -292,7 +292,10 @@ def _send_email(notification):
     with translation.override(notification.payload.get("language")):
         subject, text, html = render_email(notification)
     message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=coaching_settings.from_email, to=[recipient.email]
+        subject=subject, body=text, from_email=coaching_settings.from_email, to=[recipient.email],
+        # The same Message-ID however often it is handed over: if a crash between sending and
+        # recording it makes the sender try again, mail servers can drop the duplicate.
+        headers={"Message-ID": f"<notification-{notification.pk}@{_message_domain()}>"},
     )
     if html:
         message.attach_alternative(html, "text/html")
@@ -302,6 +305,12 @@ def _send_email(notification):
     if part is not None:
         message.attach(part)
     message.send()
+
+
+def _message_domain():
+    from urllib.parse import urlsplit
+
+    return urlsplit(coaching_settings.BASE_URL).hostname or "localhost"
 
 
 def unsent_due_for_retry(now=None):

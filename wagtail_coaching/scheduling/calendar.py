@@ -20,9 +20,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import MIMEPart
 from email.mime.text import MIMEText
 from zoneinfo import ZoneInfo
 
+import django
 from django.utils.html import strip_tags
 from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -95,7 +97,7 @@ def build_feed(events: Iterable[CalendarEvent], name: str) -> bytes:
     return cal.to_ical()
 
 
-def invite_email_part(ics_bytes: bytes, method: str) -> MIMEText:
+def invite_email_part(ics_bytes: bytes, method: str) -> MIMEText | MIMEPart:
     """A ``text/calendar; method=...; charset="utf-8"`` MIME part.
 
     Pass it to ``EmailMessage.attach(part)`` (mail clients show it as an
@@ -103,6 +105,16 @@ def invite_email_part(ics_bytes: bytes, method: str) -> MIMEText:
     the CRLF line endings of the file survive transport.
     """
     method = _check_method(method)
+    if django.VERSION >= (6, 0):
+        # Django 6 takes a MIMEPart (attaching a MIMEBase is deprecated there).
+        # As bytes: a str would have its CRLF line endings rewritten.
+        part = MIMEPart()
+        part.set_content(
+            ics_bytes, maintype="text", subtype="calendar", cte="base64",
+            disposition="attachment", filename="invite.ics",
+            params={"method": method, "charset": "utf-8"},
+        )
+        return part
     part = MIMEText(ics_bytes.decode("utf-8"), "calendar", "utf-8")
     part.set_param("method", method)
     part.add_header("Content-Disposition", "attachment", filename="invite.ics")
