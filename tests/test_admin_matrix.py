@@ -107,6 +107,11 @@ ROUTES = {
     "wagtail_coaching_admin:add_note": enrollment_route(
         "change_enrollment", data=lambda s, e: {"body": "Matrix note", "visibility": "coach"}
     ),
+    # Data portability and erasure (tests/test_portability.py).
+    "wagtail_coaching_admin:client_data_export": enrollment_route(
+        "export_client_data", method="get"
+    ),
+    "wagtail_coaching_admin:erase_client": enrollment_route("erase_client"),
     **list_routes("teams", "view_team", "change_team", Team, "teams"),
     **list_routes("coaches", "view_coachprofile", "change_coachprofile", CoachProfile,
                   "profiles"),
@@ -126,6 +131,8 @@ ROUTES = {
         args=by_public_id, prepare=clients_choose,
     ),
     "wagtail_coaching:privacy": Route(admin=False),
+    "wagtail_coaching:my_data": Route(admin=False),
+    "wagtail_coaching:my_data_download": Route(admin=False),
     "wagtail_coaching:checkout_done": Route(
         admin=False, targets="orders", lookup="follow_order", action="follow_order",
         args=by_public_id,

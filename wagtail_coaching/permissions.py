@@ -393,6 +393,12 @@ MATRIX = {
     "reassign_enrollment": Action(Enrollment, "Assign or reassign the client's coach", {
         ROLE_ADMIN: ALL,
     }),
+    "export_client_data": Action(
+        Enrollment, "Download all of a client's data (JSON or CSV)", {ROLE_ADMIN: ALL}
+    ),
+    "erase_client": Action(
+        Enrollment, "Anonymise a client (names, email, answers, notes)", {ROLE_ADMIN: ALL}
+    ),
     "choose_coach": Action(Enrollment, "Pick their coach (client's-choice engagements)", {
         ROLE_CLIENT: OWN,
     }),

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .views import booking, client, notifications, sessions, team
+from .views import booking, client, notifications, portability, sessions, team
 
 app_name = "wagtail_coaching"
 
@@ -12,6 +12,11 @@ urlpatterns = [
         name="choose_coach",
     ),
     path("privacy/", team.PrivacyView.as_view(), name="privacy"),
+    # Data portability: the client's own data.
+    path("my-data/", portability.MyDataView.as_view(), name="my_data"),
+    path(
+        "my-data/download/", portability.MyDataDownloadView.as_view(), name="my_data_download"
+    ),
     # Group sessions.
     path("sessions/", sessions.SessionsView.as_view(), name="sessions"),
     path("sessions/<uuid:public_id>/", sessions.GroupSessionView.as_view(), name="group_session"),

@@ -39,6 +39,8 @@ from ..models import (
     Registration,
 )
 from ..permissions import allowed, visible
+from ..portability import erase_client, is_erased
+from ..views.portability import data_download
 from .display import card_url, person
 from .forms import (
     ActivityForm,
@@ -177,6 +179,9 @@ def client_card(user, enrollment):
         cards.append(card)
     return {
         "client": client, "client_name": person(client), "cards": cards,
+        "erased": is_erased(client),
+        "can_export": allowed(user, "export_client_data", enrollment),
+        "can_erase": allowed(user, "erase_client", enrollment),
         **client_sessions(user, client, ids),
     }
 
@@ -333,3 +338,58 @@ class AddNoteView(EnrollmentActionView):
             visibility=data["visibility"],
         )
         return _("The note was added.")
+
+
+class ExportClientDataView(EnrollmentLookupMixin, CoachingAdminView):
+    """Download all the data of the enrollment's client (``?format=json|csv``)."""
+
+    http_method_names = ["get", "head"]
+
+    def get(self, request, public_id):
+        enrollment = self.get_enrollment(public_id)
+        if not allowed(request.user, "export_client_data", enrollment):
+            return forbidden(request)
+        return data_download(
+            enrollment.client, request.GET.get("format", "json"),
+            basename=f"coaching-client-{enrollment.client.pk}",
+        )
+
+
+class EraseClientView(EnrollmentLookupMixin, CoachingAdminView):
+    """Anonymise the enrollment's client: a confirmation page (GET), then the erasure (POST)."""
+
+    template_name = "wagtail_coaching/admin/erase_client.html"
+
+    def get_allowed(self, public_id):
+        enrollment = self.get_enrollment(public_id)
+        if not allowed(self.request.user, "erase_client", enrollment):
+            return enrollment, False
+        return enrollment, True
+
+    def get(self, request, public_id):
+        enrollment, ok = self.get_allowed(public_id)
+        if not ok:
+            return forbidden(request)
+        name = person(enrollment.client)
+        return TemplateResponse(request, self.template_name, {
+            "enrollment": enrollment, "client_name": name,
+            "already_erased": is_erased(enrollment.client),
+            "header_title": _("Anonymise %(name)s") % {"name": name},
+            "header_icon": "warning",
+            "breadcrumbs_items": [
+                {"url": reverse("wagtailadmin_home"), "label": _("Home")},
+                {"url": reverse("coaching_clients_modeladmin_index"), "label": _("Clients")},
+                {"url": card_url(enrollment), "label": name},
+                {"url": "", "label": _("Anonymise")},
+            ],
+        })
+
+    def post(self, request, public_id):
+        enrollment, ok = self.get_allowed(public_id)
+        if not ok:
+            return forbidden(request)
+        if erase_client(enrollment.client, actor=request.user):
+            messages.success(request, _("The client was anonymised."))
+        else:
+            messages.info(request, _("This client had already been anonymised."))
+        return redirect(card_url(enrollment))

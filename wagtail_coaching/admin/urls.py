@@ -26,6 +26,11 @@ urlpatterns = [
     path("client/<uuid:public_id>/pause/", card.PauseView.as_view(), name="pause"),
     path("client/<uuid:public_id>/resume/", card.ResumeView.as_view(), name="resume"),
     path("client/<uuid:public_id>/note/", card.AddNoteView.as_view(), name="add_note"),
+    path(
+        "client/<uuid:public_id>/data/", card.ExportClientDataView.as_view(),
+        name="client_data_export",
+    ),
+    path("client/<uuid:public_id>/erase/", card.EraseClientView.as_view(), name="erase_client"),
     path("cohort/<int:pk>/enroll/", enrolling.EnrollCohortView.as_view(), name="enroll_cohort"),
     *sessions.urlpatterns,
     *one_to_one.urlpatterns,

@@ -221,6 +221,7 @@ class EventKind(models.TextChoices):
     RULE_FIRED = "rule_fired", _("Automation rule applied")
     AT_RISK = "at_risk", _("Flagged as at risk")
     BACK_ON_TRACK = "back_on_track", _("No longer at risk")
+    ERASED = "erased", _("Client data anonymised")
 
 
 # Timeline events the automation rules react to (see ``automation.dispatch``).
