@@ -300,3 +300,17 @@ def test_an_admin_anonymises_from_the_card(client, world):
     # Twice is harmless.
     assert client.post(url).status_code == 302
     assert JourneyEvent.objects.filter(kind=EventKind.ERASED).count() == 1
+
+
+def test_erasure_retires_the_calendar_feed_and_order_notes(world):
+    from wagtail_coaching.models import CalendarFeed, Order
+    from wagtail_coaching.portability import erase_client
+    from wagtail_coaching.scheduling import feed_of
+
+    client = world.client_a1
+    token = feed_of(client).token
+    Order.objects.filter(buyer=client).update(note="Paid by Ada's manager")
+    erase_client(client, actor=world.admin)
+    assert not CalendarFeed.objects.filter(token=token).exists()
+    assert set(Order.objects.filter(buyer=client).values_list("note", flat=True)) == {""}
+    assert Order.objects.filter(buyer=client).exists()

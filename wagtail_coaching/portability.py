@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import (
+    CalendarFeed,
     ClientActivity,
     CoachingSession,
     Consent,
@@ -303,6 +304,10 @@ def erase_client(user, *, actor, now=None):
         changed |= bool(
             Notification.objects.filter(recipient=user).exclude(payload={}).update(payload={})
         )
+        # The calendar feed's secret URL would still list their sessions.
+        changed |= bool(CalendarFeed.objects.filter(user=user).delete()[0])
+        # What the team wrote about an order (amounts and references stay for the books).
+        changed |= bool(Order.objects.filter(buyer=user).exclude(note="").update(note=""))
         # Messages not sent yet would go to nobody: they are skipped.
         Notification.objects.filter(recipient=user, sent_at__isnull=True).update(
             sent_at=now, skipped=True
