@@ -416,11 +416,6 @@ def _complete_if_delivered(activity_id, actor, now):
             pass
 
 
-def sessions_of(user):
-    """1:1 sessions where ``user`` is the client or the coach."""
-    return CoachingSession.objects.filter(Q(enrollment__client=user) | Q(coach=user))
-
-
 def parse_start(value):
     """A start time from a form or URL (ISO 8601, aware) or None."""
     try:

@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 
 from ..models import (
     CALENDAR_STATUSES,
-    OPEN_STATUSES,
     SEAT_STATUSES,
     Enrollment,
     EventKind,
@@ -194,11 +193,3 @@ def fill_seats(session, *, now=None):
         for r in promoted
     ])
     return promoted
-
-
-def open_enrollment_ids(user_ids, engagement_id):
-    return dict(
-        Enrollment.objects.filter(
-            client_id__in=user_ids, engagement_id=engagement_id, status__in=OPEN_STATUSES
-        ).values_list("client_id", "pk")
-    )
