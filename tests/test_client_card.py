@@ -65,7 +65,7 @@ def test_who_may_open_a_card(client, world, who, status):
     assert response.status_code == status
     if status == 404:
         html = response.content.decode()
-        assert "Ada" not in html and world.client_a1.email not in html
+        assert "Ada Acme" not in html and world.client_a1.email not in html
 
 
 def test_clients_and_visitors_go_to_the_login(client, world):
@@ -335,7 +335,7 @@ def test_hr_partners_may_not_act(client, world, action):
     )
     assert response.status_code == 403
     html = response.content.decode()
-    assert "Ada" not in html and world.client_a1.email not in html
+    assert "Ada Acme" not in html and world.client_a1.email not in html
     assert snapshot(e) == before
 
 
@@ -348,7 +348,7 @@ def test_another_teams_enrollment_does_not_exist(client, world, action):
     )
     assert response.status_code == 404
     html = response.content.decode()
-    assert "Ada" not in html and world.client_a1.email not in html
+    assert "Ada Acme" not in html and world.client_a1.email not in html
     assert snapshot(e) == before
 
 
