@@ -78,6 +78,11 @@ DEFAULTS = {
     # this many sessions in a row (see metrics.py).
     "AT_RISK_INACTIVE_DAYS": 10,
     "AT_RISK_MISSED_IN_A_ROW": 2,
+    # Reports (see metrics.py). An active client is engaged if they did something in the
+    # last ENGAGED_DAYS days; a feedback score of CSAT_SATISFIED_FROM (1-5) or more counts
+    # as satisfied.
+    "ENGAGED_DAYS": 7,
+    "CSAT_SATISFIED_FROM": 4,
     # Cron schedules of the rules dispatcher (reads new timeline events) and of the
     # time-based rules.
     "RULES_SCHEDULE": "* * * * *",

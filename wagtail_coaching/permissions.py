@@ -514,6 +514,22 @@ MATRIX = {
         AutomationRule, "Create, edit, pause and resume automation rules", {
             ROLE_ADMIN: ALL,
         }),
+    "view_coaching_reports": Action(
+        Enrollment, "See reports and charts over these clients (progress, retention, no-shows, "
+        "time to first session, coach load, satisfaction, outcomes), and export them", {
+            ROLE_ADMIN: ALL,
+            ROLE_COACH: COACHED | TEAM,
+        }),
+    "view_sales_report": Action(
+        Order, "See sales by offer, price and sales manager, and export them", {
+            ROLE_ADMIN: ALL,
+            ROLE_SALES_MANAGER: ALL,
+        }),
+    "view_company_report": Action(
+        Enrollment, "See a company's report (attendance and progress), and export it", {
+            ROLE_ADMIN: ALL,
+            ROLE_HR_PARTNER: COMPANY_CONSENTED,
+        }),
     "view_failedjob": Action(FailedJob, "See background jobs that failed, with their error", {
         ROLE_ADMIN: ALL,
     }),
