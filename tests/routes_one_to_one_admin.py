@@ -1,6 +1,7 @@
 """Rows of the URL × role table for the staff side of 1:1 sessions: availability, the 1:1
-sessions list and page with their actions, payouts and "My calendar"
-(see tests/test_admin_matrix.py)."""
+sessions list and page with their actions and "My calendar" (see
+tests/test_admin_matrix.py; payouts are the sessions delivered report, in
+tests/routes_reports.py)."""
 
 from datetime import timedelta
 
@@ -63,8 +64,6 @@ ONE_TO_ONE_ADMIN_ROUTES = {
         "reschedule_coachingsession", data=free_time_of_the_coach
     ),
     "wagtail_coaching_admin:one_to_one_cancel": session_route("reschedule_coachingsession"),
-    # Payouts: admins see every coach's, a coach their own.
-    "wagtail_coaching_admin:payouts": Route(action="view_payouts"),
     # Anyone working in the coaching admin has a calendar feed of their own.
     "wagtail_coaching_admin:my_calendar": Route(),
     "wagtail_coaching_admin:my_calendar_reset": Route(method="post"),

@@ -39,6 +39,7 @@ from .routes_client_sessions import CLIENT_SESSION_ROUTES
 from .routes_group_sessions import GROUP_SESSION_ROUTES
 from .routes_jobs import JOB_ROUTES
 from .routes_one_to_one_admin import ONE_TO_ONE_ADMIN_ROUTES
+from .routes_reports import REPORT_ROUTES
 from .routes_rules import RULE_ROUTES
 from .test_admin_clients import admin_world, as_user
 from .world import coach_in
@@ -170,6 +171,7 @@ ROUTES = {
     **ONE_TO_ONE_ADMIN_ROUTES,
     **RULE_ROUTES,
     **JOB_ROUTES,
+    **REPORT_ROUTES,
 }
 
 # URLs that answer to something other than a user's role, each tested in its own module.
@@ -182,6 +184,9 @@ EXEMPT = {
     "wagtail_coaching:rsvp",
     # Secret calendar feed URLs (tests/test_session_views.py, tests/test_feeds.py).
     "wagtail_coaching:calendar_feed",
+    # The old payouts address, a redirect to the sessions delivered report, which has its
+    # rows above (tests/test_payouts.py).
+    "wagtail_coaching_admin:payouts",
 }
 
 

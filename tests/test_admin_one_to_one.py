@@ -641,4 +641,7 @@ def test_the_menu_items_show_to_whoever_may_open_them(rf, world, who, shown):
     request.user = getattr(world, who)
     items = menu_items(first_order=20)
     assert [str(i.label) for i in items if i.is_shown(request)] == shown
-    assert [str(i.url) for i in items] == ["/admin/coaching/payouts/", "/admin/coaching/calendar/"]
+    # "Payouts" opens the sessions delivered report.
+    assert [str(i.url) for i in items] == [
+        "/admin/coaching/reports/sessions_delivered/", "/admin/coaching/calendar/"
+    ]

@@ -1,14 +1,15 @@
-"""Payouts: sessions delivered per coach over a period, checked against figures worked out
-by hand, on the page and as CSV, and who may see whose. Runs on SQLite and PostgreSQL (the
-hours are sums of durations in the database)."""
+"""Payouts: sessions delivered per coach over a period (the "Sessions delivered" report),
+checked against figures worked out by hand, on the page and as CSV and XLSX, and who may see
+whose; the old payouts address leads to the report. Runs on SQLite and PostgreSQL (the hours
+are sums of durations in the database)."""
 
-import csv
-import io
 from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.urls import reverse
 
 from wagtail_coaching.models import (
     CoachingSession,
@@ -19,11 +20,16 @@ from wagtail_coaching.models import (
 from wagtail_coaching.scheduling import delivered
 
 from .test_admin_clients import admin_world, as_user, is_login_redirect
+from .test_reports import choices, csv_table, listing, summary, xlsx_sheet, xlsx_table
 from .world_sessions import add_sessions
 
 UTC = ZoneInfo("UTC")
-URL = "/admin/coaching/payouts/"
+URL = "/admin/coaching/reports/sessions_delivered/"
+RESULTS = "/admin/coaching/reports/sessions_delivered/results/"
+OLD_URL = "/admin/coaching/payouts/"
 MARCH = (datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC))
+HEADINGS = ["Coach", "Email", "Group sessions", "Group hours", "1:1 sessions", "1:1 hours",
+            "Late cancellations", "Total hours"]
 
 
 def at(day, hour=10, minute=0, month=3):
@@ -93,6 +99,16 @@ EXPECTED = {
     "coach_a2": (1, 1.5, 0, 0, 0, 1.5),
     "coach_b": (1, 1.0, 0, 0, 0, 1.0),
 }
+# The same as the report shows them (from the group sessions column on).
+SHOWN = {
+    "coach_a": ["1", "1.5", "2", "1.75", "1", "3.25"],
+    "coach_a2": ["1", "1.5", "0", "0.0", "0", "1.5"],
+    "coach_b": ["1", "1.0", "0", "0.0", "0", "1.0"],
+}
+
+
+def figures(*cells):
+    return [Decimal(cell) for cell in cells]
 
 
 def test_the_figures_match_the_hand_count(world):
@@ -120,121 +136,226 @@ def test_rows_can_be_limited_to_some_coaches(world):
     assert delivered(*MARCH, coach_ids=[]) == []
 
 
-# -- The page ----------------------------------------------------------------------------------
+# -- The report --------------------------------------------------------------------------------
 
 def march(**extra):
     # The viewer's zone is Europe/London (tests' TIME_ZONE): GMT all of March 2025 but for
     # its last day and a bit, so no session of the fixture moves across the boundary.
-    return {"start": "2025-03-01", "end": "2025-03-31", **extra}
+    return {"period_from": "2025-03-01", "period_to": "2025-03-31", **extra}
 
 
-def listed(response):
-    """The table's part of the page (the coach filter names coaches too)."""
-    html = response.content.decode()
-    marker = '<table class="listing">'
-    return html.split(marker, 1)[1] if marker in html else ""
+def by_coach(world, rows):
+    """{username: figures} of the table's rows, checking each row's name and email."""
+    users = {u.get_full_name(): u for u in (world.coach_a, world.coach_a2, world.coach_b)}
+    found = {}
+    for row in rows:
+        user = users[row[0]]
+        assert row[1] == user.email
+        # Figures as numbers: a spreadsheet reads 0.0 back as 0.
+        found[user.username] = [Decimal(str(cell)) for cell in row[2:]]
+    return found
 
 
 def test_an_admin_sees_every_coach(client, world):
     response = as_user(client, world.admin).get(URL, march())
-    assert response.status_code == 200
+    headings, rows = listing(response)
+    assert headings == HEADINGS
+    assert by_coach(world, rows) == {k: figures(*v) for k, v in SHOWN.items()}
+    names = [r[0].lower() for r in rows]
+    assert names == sorted(names)
+    assert summary(response) == {"Group sessions": "3", "1:1 sessions": "2",
+                                 "Late cancellations": "1", "Hours": "5.75"}
+    assert sorted(choices(response, "coach")) == sorted(
+        u.get_full_name() for u in (world.coach_a, world.coach_a2, world.coach_b)
+    )
     html = response.content.decode()
-    for user in (world.coach_a, world.coach_a2, world.coach_b):
-        assert user.get_full_name() in html
-    assert "3.25" in html and "1.75" in html
-    assert 'name="coach"' in html
-    assert "format=csv" in html
+    assert "export=csv" in html and "export=xlsx" in html
+
+
+def test_the_period_through_the_report(client, world):
+    """Days in London: 1 March is [00:00, 24:00) GMT; 1 April starts at 00:00 BST, so the
+    group at 00:00 UTC (01:00 BST) is on 1 April; 28 February 23:30 UTC is on the 28th."""
+    as_user(client, world.admin)
+
+    def day(iso):
+        return by_coach(world, listing(client.get(URL, {"period_from": iso,
+                                                        "period_to": iso}))[1])
+
+    assert day("2025-03-01") == {"coach_b": figures("1", "1.0", "0", "0.0", "0", "1.0")}
+    assert day("2025-04-01") == {"coach_b": figures("1", "1.0", "0", "0.0", "0", "1.0")}
+    assert day("2025-02-28") == {"coach_b": figures("0", "0.0", "1", "1.0", "0", "1.0")}
+    assert day("2025-03-02") == {}
 
 
 def test_an_admin_filters_by_coach(client, world):
     response = as_user(client, world.admin).get(URL, march(coach=world.coach_b.pk))
-    assert world.coach_b.get_full_name() in listed(response)
-    assert world.coach_a.get_full_name() not in listed(response)
+    assert by_coach(world, listing(response)[1]) == {"coach_b": figures(*SHOWN["coach_b"])}
 
 
 def test_a_coach_sees_only_their_own_payouts(client, world):
     as_user(client, world.coach_a2)
     response = client.get(URL, march())
+    assert by_coach(world, listing(response)[1]) == {"coach_a2": figures(*SHOWN["coach_a2"])}
+    assert choices(response, "coach") == [world.coach_a2.get_full_name()]
     html = response.content.decode()
-    assert response.status_code == 200
-    assert world.coach_a2.get_full_name() in html
     assert world.coach_a.get_full_name() not in html
     assert world.coach_b.get_full_name() not in html
-    assert 'name="coach"' not in html
-    # Asking for another coach's figures changes nothing.
-    response = client.get(URL, march(coach=world.coach_a.pk))
-    assert world.coach_a2.get_full_name() in listed(response)
-    assert world.coach_a.get_full_name() not in response.content.decode()
-    csv_text = client.get(URL, march(format="csv")).content.decode()
-    assert world.coach_a.get_full_name() not in csv_text
-    assert world.coach_a2.get_full_name() in csv_text
+    # Asking for another coach's figures changes nothing: with the filters refused, the
+    # period is the default (last calendar month: March from 15 April).
+    with time_machine.travel(datetime(2025, 4, 15, 12, tzinfo=UTC)):
+        for params in ({"coach": world.coach_a.pk}, {"coach": world.coach_a.pk, "export": "csv"},
+                       {"coach": world.coach_a.pk, "export": "xlsx"}):
+            response = client.get(URL, params)
+            if "export" not in params:
+                assert "Select a valid choice" in response.content.decode()
+                rows = listing(response)[1]
+            elif params["export"] == "csv":
+                rows = csv_table(response)[1]
+            else:
+                rows = xlsx_table(response)[1]
+            assert by_coach(world, rows) == {"coach_a2": figures(*SHOWN["coach_a2"])}, params
+            if "export" not in params:
+                assert world.coach_a.get_full_name() not in response.content.decode()
 
 
 @pytest.mark.parametrize("who", ["sales", "hr_acme"])
 def test_other_staff_are_refused(client, world, who):
     as_user(client, getattr(world, who))
-    for params in (march(), march(format="csv")):
-        response = client.get(URL, params)
+    for address, params in ((URL, march()), (RESULTS, march()), (URL, march(export="csv")),
+                            (URL, march(export="xlsx"))):
+        response = client.get(address, params)
         assert response.status_code == 403
         assert world.coach_a.get_full_name() not in response.content.decode()
 
 
 def test_clients_go_to_the_login(client, world):
-    assert is_login_redirect(as_user(client, world.client_a1).get(URL, march(format="csv")))
+    as_user(client, world.client_a1)
+    for params in (march(), march(export="csv"), march(export="xlsx")):
+        assert is_login_redirect(client.get(URL, params))
+    assert is_login_redirect(client.get(OLD_URL))
 
 
 def test_the_default_period_is_last_calendar_month(client, world):
     with time_machine.travel(datetime(2025, 4, 15, 12, tzinfo=UTC)):
         response = as_user(client, world.admin).get(URL)
-    html = response.content.decode()
-    assert 'value="2025-03-01"' in html and 'value="2025-03-31"' in html
-    assert "3.25" in html
+    assert "Counting from March 1, 2025 up to (not including) April 1, 2025." in (
+        response.content.decode()
+    )
+    assert by_coach(world, listing(response)[1]) == {k: figures(*v) for k, v in SHOWN.items()}
 
 
 def test_a_period_ending_before_it_starts_is_refused(client, world):
-    response = as_user(client, world.admin).get(URL, {"start": "2025-03-31", "end": "2025-03-01"})
-    assert response.status_code == 400
-    assert "The period ends before it starts." in response.content.decode()
+    as_user(client, world.admin)
+    backwards = {"period_from": "2025-03-31", "period_to": "2025-03-01"}
+    with time_machine.travel(datetime(2025, 5, 15, 12, tzinfo=UTC)):  # April by default
+        response = client.get(URL, backwards)
+        fragment = client.get(RESULTS, {**backwards, "_w_filter_fragment": 1})
+    for answer in (response, fragment):
+        assert answer.status_code == 200
+        assert "The period ends before it starts." in answer.content.decode()
+    # The period is not applied: the table is the default month's (April: coach_b's group
+    # at 1 April 00:00 UTC).
+    assert by_coach(world, listing(response)[1]) == {
+        "coach_b": figures("1", "1.0", "0", "0.0", "0", "1.0")
+    }
 
 
 def test_the_period_is_in_the_viewers_zone(client, world):
+    from wagtail.users.models import UserProfile
+
     # 31 March 23:30 UTC is already 1 April in London (summer time from 30 March).
     one_to_one(world, world.enrollment_b1, world.coach_b, at(31, 23, 30), 60,
                CoachingSessionStatus.COMPLETED)
     assert table(delivered(*MARCH))["coach_b"] == (1, 1.0, 1, 1.0, 0, 2.0)
     as_user(client, world.admin)
-    march_rows = client.get(URL, march(coach=world.coach_b.pk, format="csv")).content.decode()
-    april_rows = client.get(URL, {"start": "2025-04-01", "end": "2025-04-30",
-                                  "coach": world.coach_b.pk, "format": "csv"}).content.decode()
-    assert list(csv.reader(io.StringIO(march_rows)))[1][2:] == ["1", "1.0", "0", "0.0", "0", "1.0"]
-    assert list(csv.reader(io.StringIO(april_rows)))[1][2:] == ["1", "1.0", "1", "1.0", "0", "2.0"]
+    march_rows = csv_table(client.get(URL, march(coach=world.coach_b.pk, export="csv")))[1]
+    april_rows = csv_table(client.get(URL, {"period_from": "2025-04-01",
+                                            "period_to": "2025-04-30",
+                                            "coach": world.coach_b.pk, "export": "csv"}))[1]
+    assert march_rows[0][2:] == ["1", "1.0", "0", "0.0", "0", "1.0"]
+    assert april_rows[0][2:] == ["1", "1.0", "1", "1.0", "0", "2.0"]
+    # In New York (EDT from 9 March) that 1:1 is on 31 March (19:30), so is the group at
+    # 1 April 00:00 UTC (20:00), and the group at 1 March 00:00 UTC is in February (19:00).
+    profile = UserProfile.get_for_user(world.admin)
+    profile.current_time_zone = "America/New_York"
+    profile.save()
+    march_rows = csv_table(client.get(URL, march(coach=world.coach_b.pk, export="csv")))[1]
+    assert march_rows[0][2:] == ["1", "1.0", "1", "1.0", "0", "2.0"]
+    april_rows = csv_table(client.get(URL, {"period_from": "2025-04-01",
+                                            "period_to": "2025-04-30",
+                                            "coach": world.coach_b.pk, "export": "csv"}))[1]
+    assert april_rows == []
 
 
-# -- CSV ---------------------------------------------------------------------------------------
+# -- Exports -----------------------------------------------------------------------------------
 
 def test_the_csv_has_the_same_rows(client, world):
-    response = as_user(client, world.admin).get(URL, march(format="csv"))
+    response = as_user(client, world.admin).get(URL, march(export="csv"))
     assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/csv")
-    assert response["Content-Disposition"] == (
-        'attachment; filename="payouts-2025-03-01-2025-03-31.csv"'
+    assert response["Content-Disposition"].startswith(
+        'attachment; filename="sessions_delivered-'
     )
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["Coach", "Email", "Group sessions", "Group hours", "1:1 sessions",
-                       "1:1 hours", "Late cancellations", "Total hours"]
-    names = {u.get_full_name(): u for u in (world.coach_a, world.coach_a2, world.coach_b)}
-    assert {names[r[0]].username: tuple(r[2:]) for r in rows[1:]} == {
-        "coach_a": ("1", "1.5", "2", "1.75", "1", "3.25"),
-        "coach_a2": ("1", "1.5", "0", "0.0", "0", "1.5"),
-        "coach_b": ("1", "1.0", "0", "0.0", "0", "1.0"),
+    headings, rows = csv_table(response)
+    assert headings == HEADINGS
+    assert by_coach(world, rows) == {k: figures(*v) for k, v in SHOWN.items()}
+    assert rows == listing(client.get(URL, march()))[1]
+
+
+def test_the_xlsx_has_the_same_rows(client, world):
+    response = as_user(client, world.admin).get(URL, march(export="xlsx"))
+    assert response["Content-Disposition"].startswith(
+        'attachment; filename="sessions_delivered-'
+    )
+    headings, rows = xlsx_table(response)
+    assert headings == HEADINGS
+    figures = {r[0]: tuple(r[2:]) for r in rows}
+    assert figures == {
+        world.coach_a.get_full_name(): (1, 1.5, 2, 1.75, 1, 3.25),
+        world.coach_a2.get_full_name(): (1, 1.5, 0, 0, 0, 1.5),
+        world.coach_b.get_full_name(): (1, 1.0, 0, 0, 0, 1.0),
     }
-    emails = {r[0]: r[1] for r in rows[1:]}
-    assert emails[world.coach_a.get_full_name()] == world.coach_a.email
+    assert [r[1] for r in rows] == [r[1] for r in listing(client.get(URL, march()))[1]]
 
 
 def test_a_name_that_looks_like_a_formula_stays_text(client, world):
     world.coach_b.first_name = "=HYPERLINK(\"http://evil\")"
     world.coach_b.save()
-    response = as_user(client, world.admin).get(URL, march(format="csv"))
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert any(r[0].startswith("'=HYPERLINK") for r in rows[1:])
+    as_user(client, world.admin)
+    rows = csv_table(client.get(URL, march(export="csv")))[1]
+    assert any(r[0].startswith("'=HYPERLINK") for r in rows)
+    sheet = xlsx_sheet(client.get(URL, march(export="xlsx")))
+    (cell,) = [row[0] for row in sheet.iter_rows(min_row=2)
+               if str(row[0].value).startswith("=HYPERLINK")]
+    assert cell.data_type == "s"  # text, not a formula
+
+
+# -- The old address ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("old, new", [
+    ({}, {}),
+    ({"start": "2025-03-01", "end": "2025-03-31"},
+     {"period_from": "2025-03-01", "period_to": "2025-03-31"}),
+    ({"start": "2025-03-01", "end": "2025-03-31", "coach": "7", "format": "csv"},
+     {"period_from": "2025-03-01", "period_to": "2025-03-31", "coach": "7", "export": "csv"}),
+    ({"end": "2025-03-31", "format": "html", "other": "x"}, {"period_to": "2025-03-31"}),
+])
+def test_the_old_payouts_address_leads_to_the_report(client, world, old, new):
+    from urllib.parse import parse_qs, urlparse
+
+    assert reverse("wagtail_coaching_admin:payouts") == OLD_URL
+    response = as_user(client, world.admin).get(OLD_URL, old)
+    assert response.status_code == 302
+    location = urlparse(response["Location"])
+    assert location.path == URL
+    assert {k: v[0] for k, v in parse_qs(location.query).items()} == new
+
+
+def test_an_old_bookmark_gives_the_same_figures(client, world):
+    as_user(client, world.admin)
+    response = client.get(OLD_URL, {"start": "2025-03-01", "end": "2025-03-31",
+                                    "coach": world.coach_a.pk, "format": "csv"}, follow=True)
+    headings, rows = csv_table(response)
+    assert by_coach(world, rows) == {"coach_a": figures(*SHOWN["coach_a"])}
+    # Whoever may not see payouts is refused by the report itself.
+    as_user(client, world.sales)
+    assert client.get(OLD_URL, {"format": "csv"}, follow=True).status_code == 403

@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import (
     Count,
     DateTimeField,
+    Exists,
     F,
     IntegerField,
     Max,
@@ -91,7 +92,8 @@ def with_risk_signals(queryset):
 
 
 def at_risk_q(now=None):
-    """The at-risk condition, on a queryset annotated by ``with_risk_signals``."""
+    """The at-risk condition, on a queryset annotated by ``with_risk_signals`` (for callers
+    that need the signals themselves; ``risk_q`` is the same condition without them)."""
     now = now or timezone.now()
     quiet_since = now - timedelta(days=coaching_settings.AT_RISK_INACTIVE_DAYS)
     return Q(status=EnrollmentStatus.ACTIVE) & (
@@ -101,10 +103,48 @@ def at_risk_q(now=None):
     )
 
 
+# The same conditions without the signals: EXISTS probes on the timeline's (enrollment, at)
+# index instead of a "last activity" subquery per enrollment, so counting them over many
+# enrollments stays cheap.
+
+def _active_since(since):
+    """The enrollment's client did something at or after ``since`` (an EXISTS)."""
+    return Exists(JourneyEvent.objects.filter(
+        enrollment=OuterRef("pk"), kind__in=CLIENT_ACTIVITY_KINDS, at__gte=since))
+
+
+def quiet_q(now=None):
+    """No client activity for ``AT_RISK_INACTIVE_DAYS`` days: the last activity is older, or
+    there is none and the enrollment started before then."""
+    now = now or timezone.now()
+    quiet_since = now - timedelta(days=coaching_settings.AT_RISK_INACTIVE_DAYS)
+    any_activity = Exists(JourneyEvent.objects.filter(
+        enrollment=OuterRef("pk"), kind__in=CLIENT_ACTIVITY_KINDS))
+    return ~Q(_active_since(quiet_since)) & (Q(any_activity) | Q(starts_at__lt=quiet_since))
+
+
+def missed_row_q():
+    """Missed the last ``AT_RISK_MISSED_IN_A_ROW`` sessions in a row (looked at only for
+    enrollments with that many misses at all)."""
+    n = coaching_settings.AT_RISK_MISSED_IN_A_ROW
+    candidates = (
+        JourneyEvent.objects.filter(kind=EventKind.SESSION_MISSED).order_by()
+        .values("enrollment_id").annotate(n=Count("pk")).filter(n__gte=n)
+        .values("enrollment_id")
+    )
+    return Q(pk__in=Enrollment.objects.filter(pk__in=candidates)
+             .annotate(missed_row=missed_in_a_row()).filter(missed_row__gte=n).values("pk"))
+
+
+def risk_q(now=None):
+    """At risk (see the module's definitions), on any enrollment queryset."""
+    return Q(status=EnrollmentStatus.ACTIVE) & (quiet_q(now) | missed_row_q())
+
+
 def at_risk(now=None, queryset=None):
     """Enrollments at risk now."""
     queryset = Enrollment.objects.all() if queryset is None else queryset
-    return with_risk_signals(queryset).filter(at_risk_q(now))
+    return queryset.filter(risk_q(now))
 
 
 def is_at_risk(enrollment, now=None):
@@ -146,10 +186,10 @@ def active_q(now=None, prefix=""):
 
 
 def engaged_q(now=None):
-    """Active and recently active, on a queryset annotated by ``with_risk_signals``."""
+    """Active, and the client did something in the last ``ENGAGED_DAYS`` days."""
     now = now or timezone.now()
     since = now - timedelta(days=coaching_settings.ENGAGED_DAYS)
-    return active_q(now) & Q(last_active_at__gte=since)
+    return active_q(now) & Q(_active_since(since))
 
 
 def completed_q(prefix=""):
@@ -160,14 +200,14 @@ def headline(enrollments, now=None):
     """Counts over ``enrollments``: enrollments, active clients and enrollments, engaged,
     at risk, completed. One query."""
     now = now or timezone.now()
-    rows = with_risk_signals(enrollments.order_by())
+    rows = enrollments.order_by()
     return rows.aggregate(
         enrollments=Count("pk"),
         clients=Count("client_id", distinct=True),
         active=Count("pk", filter=active_q(now)),
         active_clients=Count("client_id", distinct=True, filter=active_q(now)),
         engaged=Count("pk", filter=engaged_q(now)),
-        at_risk=Count("pk", filter=at_risk_q(now) & active_q(now)),
+        at_risk=Count("pk", filter=risk_q(now) & active_q(now)),
         completed=Count("pk", filter=completed_q()),
     )
 
@@ -176,13 +216,13 @@ def by_engagement(enrollments, now=None):
     """``headline`` per engagement: {engagement id: counts}. One query."""
     now = now or timezone.now()
     rows = (
-        with_risk_signals(enrollments.order_by())
+        enrollments.order_by()
         .values("engagement_id")
         .annotate(
             enrolled=Count("pk"),
             active=Count("pk", filter=active_q(now)),
             engaged=Count("pk", filter=engaged_q(now)),
-            at_risk=Count("pk", filter=at_risk_q(now) & active_q(now)),
+            at_risk=Count("pk", filter=risk_q(now) & active_q(now)),
             completed=Count("pk", filter=completed_q()),
         )
     )
@@ -191,18 +231,7 @@ def by_engagement(enrollments, now=None):
 
 def quiet_enrollments(enrollments, now=None):
     """Active enrollments without client activity for ``AT_RISK_INACTIVE_DAYS`` days."""
-    now = now or timezone.now()
-    quiet_since = now - timedelta(days=coaching_settings.AT_RISK_INACTIVE_DAYS)
-    return (
-        enrollments.order_by()
-        .annotate(last_active_at=last_activity_at())
-        .filter(active_q(now))
-        .filter(
-            Q(last_active_at__lt=quiet_since)
-            | Q(last_active_at__isnull=True, starts_at__lt=quiet_since)
-        )
-        .values("pk")
-    )
+    return enrollments.order_by().filter(active_q(now)).filter(quiet_q(now)).values("pk")
 
 
 def stage_progress(enrollments, now=None):
@@ -276,10 +305,13 @@ def retention(enrollments, zone, now=None, months=12):
     # Activity in month k, by enrollments that had not completed before that month.
     active_rows = (
         JourneyEvent.objects.filter(enrollment__in=ids, kind__in=CLIENT_ACTIVITY_KINDS)
-        .annotate(start_month=start_month, month=TruncMonth("at", tzinfo=zone))
+        .annotate(start_month=start_month, month=TruncMonth("at", tzinfo=zone),
+                  # Months against months: the database holds a truncated month as local
+                  # wall time, which a bare completed_at would be compared with as UTC.
+                  completed_month=TruncMonth("enrollment__completed_at", tzinfo=zone))
         .filter(
             Q(enrollment__completed_at__isnull=True)
-            | Q(enrollment__completed_at__gte=F("month"))
+            | Q(completed_month__gte=F("month"))
         )
         .values("start_month", "month")
         .annotate(n=Count("enrollment_id", distinct=True))
@@ -336,42 +368,65 @@ TIME_TO_FIRST_SESSION_BUCKETS = ((7, "within_7_days"), (14, "within_14_days"),
                                  (30, "within_30_days"))
 
 
+def _days_between(start, end):
+    """SQL for the days (fractional) from column ``start`` to column ``end``."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
+    if connection.vendor == "sqlite":
+        return f"(julianday({end}) - julianday({start}))"
+    return f"(TIMESTAMPDIFF(SECOND, {start}, {end}) / 86400.0)"
+
+
 def time_to_first_session(enrollments, group_by="engagement_id"):
     """Per ``group_by`` value: enrollments, how many had a first session, the average days to
-    it, and how many had it within 7, 14 and 30 days (cumulative). One query."""
-    from django.db.models import Avg, DurationField, ExpressionWrapper
+    it, and how many had it within 7, 14 and 30 days (cumulative). One query.
 
-    rows = enrollments.order_by().annotate(first_session=first_session_at()).annotate(
-        wait=ExpressionWrapper(F("first_session") - F("starts_at"), output_field=DurationField())
+    Written as SQL over two aggregates the ORM compiles (the enrollments; the first attended
+    session per enrollment) joined once: as a subquery per enrollment the first session was
+    looked up once per figure, six times over.
+    """
+    from django.db import connection
+    from django.db.models import Min
+
+    people = enrollments.order_by().annotate(
+        k_id=F("pk"), k_group=F(group_by), k_start=F("starts_at"),
+    ).values("k_id", "k_group", "k_start")
+    firsts = (
+        JourneyEvent.objects.filter(kind=EventKind.SESSION_ATTENDED).order_by()
+        .values("enrollment_id").annotate(k_first=Min("at")).values("enrollment_id", "k_first")
     )
-    buckets = {
-        name: Count("pk", filter=Q(
-            first_session__isnull=False,
-            first_session__lte=F("starts_at") + timedelta(days=days),
-        ))
-        for days, name in TIME_TO_FIRST_SESSION_BUCKETS
-    }
-    result = rows.values(group_by).annotate(
-        enrollments=Count("pk"),
-        with_session=Count("pk", filter=Q(first_session__isnull=False)),
-        average=Avg("wait"),
-        **buckets,
-    ).order_by(group_by)
+    people_sql, people_params = people.query.sql_with_params()
+    firsts_sql, firsts_params = firsts.query.sql_with_params()
+    days = _days_between("e.k_start", "f.k_first")
+    buckets = "".join(
+        f", SUM(CASE WHEN {days} <= {limit} THEN 1 ELSE 0 END)"
+        for limit, _name in TIME_TO_FIRST_SESSION_BUCKETS
+    )
+    sql = (
+        f"SELECT e.k_group, COUNT(*), COUNT(f.k_first), AVG({days}){buckets} "
+        f"FROM ({people_sql}) e LEFT JOIN ({firsts_sql}) f ON f.enrollment_id = e.k_id "
+        f"GROUP BY e.k_group ORDER BY e.k_group"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*people_params, *firsts_params))
+        rows = cursor.fetchall()
     out = {}
-    for row in result:
-        average = row.pop("average")
-        row["average_days"] = (
-            round(average.total_seconds() / 86400, 1) if average is not None else None
-        )
-        row["without_session"] = row["enrollments"] - row["with_session"]
-        out[row.pop(group_by)] = row
+    for group, total, with_session, average, *within in rows:
+        row = {"enrollments": total, "with_session": with_session}
+        row.update({name: int(n or 0) for (_d, name), n in
+                    zip(TIME_TO_FIRST_SESSION_BUCKETS, within, strict=True)})
+        row["average_days"] = round(float(average), 1) if average is not None else None
+        row["without_session"] = total - with_session
+        out[group] = row
     return out
 
 
 def no_shows_by_coach(group_sessions, coaching_sessions, start=None, end=None):
     """{coach id: {"attended", "no_shows", "rate"}} over group registrations and 1:1 sessions
     with recorded attendance, sessions starting in [start, end). Two queries."""
-    from .models import CoachingSessionStatus, Registration, RegistrationStatus
+    from .models import CoachingSessionStatus, Registration, RegistrationStatus, SessionStatus
 
     def period(prefix):
         q = Q()
@@ -391,6 +446,7 @@ def no_shows_by_coach(group_sessions, coaching_sessions, start=None, end=None):
     group_rows = (
         Registration.objects.filter(session__in=group_sessions.order_by().values("pk"))
         .filter(period("session__"))
+        .exclude(session__status=SessionStatus.CANCELLED)
         .values("session__coach_id")
         .annotate(
             attended=Count("pk", filter=Q(status=RegistrationStatus.ATTENDED)),
@@ -415,12 +471,14 @@ def no_shows_by_coach(group_sessions, coaching_sessions, start=None, end=None):
 
 
 def no_shows_by_session(group_sessions):
-    """Group sessions with recorded attendance, annotated with ``registered`` (attended or
-    no-show), ``attended`` and ``no_shows``. One query when listed."""
-    from .models import RegistrationStatus
+    """Group sessions with recorded attendance (not cancelled), annotated with ``marked``
+    (attended or no-show), ``attended`` and ``no_shows``. One query when listed."""
+    from .models import RegistrationStatus, SessionStatus
 
     marked = (RegistrationStatus.ATTENDED, RegistrationStatus.NO_SHOW)
-    return group_sessions.filter(attendance_taken_at__isnull=False).annotate(
+    return group_sessions.filter(attendance_taken_at__isnull=False).exclude(
+        status=SessionStatus.CANCELLED
+    ).annotate(
         attended=Count("registrations", filter=Q(
             registrations__status=RegistrationStatus.ATTENDED)),
         no_shows=Count("registrations", filter=Q(
@@ -438,7 +496,7 @@ def rate(part, whole):
 
 def coach_load(coach_profiles, now=None):
     """Per coach profile: active clients (open assignments on active enrollments), capacity,
-    utilisation, at-risk clients, sessions in the next 7 days. Three queries."""
+    utilisation, at-risk clients, sessions in the next 7 days. Four queries."""
     from .models import (
         CoachAssignment,
         CoachingSession,

@@ -8,6 +8,7 @@ from .admin import assets, panels, search
 from .admin import urls as admin_urls
 from .admin.modeladmins import CoachingAdminGroup
 from .admin.orders import SalesAdminGroup
+from .reports import REPORTS
 
 modeladmin_register(CoachingAdminGroup)
 modeladmin_register(SalesAdminGroup)
@@ -16,6 +17,20 @@ hooks.register("register_admin_search_area", search.clients_search_area)
 hooks.register("construct_homepage_panels", panels.add_coaching_panels)
 hooks.register("insert_global_admin_js", assets.global_admin_js)
 hooks.register("insert_global_admin_css", assets.global_admin_css)
+
+
+def _report_menu_item(report, order):
+    def menu_item():
+        from .reports import ReportMenuItem
+
+        return ReportMenuItem(report, order)
+
+    return menu_item
+
+
+# The coaching reports come first in Wagtail's Reports menu (its own start at 100).
+for _order, _report in enumerate(REPORTS, start=10):
+    hooks.register("register_reports_menu_item", _report_menu_item(_report, _order))
 
 
 @hooks.register("register_admin_urls")

@@ -1,5 +1,5 @@
-"""The script and style sheet every admin page loads: they open client cards in a slide-out
-panel wherever a client is named."""
+"""The script and style sheets every admin page loads: they open client cards in a slide-out
+panel wherever a client is named, and style the charts of panels, cards and reports."""
 
 from django.templatetags.static import static
 from django.utils.html import format_html
@@ -15,5 +15,6 @@ def global_admin_js():
 def global_admin_css():
     """``insert_global_admin_css`` hook."""
     return format_html(
-        '<link rel="stylesheet" href="{}">', static("wagtail_coaching/admin/coaching.css")
+        '<link rel="stylesheet" href="{}"><link rel="stylesheet" href="{}">',
+        static("wagtail_coaching/admin/coaching.css"), static("wagtail_coaching/charts.css"),
     )

@@ -29,7 +29,7 @@ from ..journeys import (
     skip_activity,
     unlock_activity,
 )
-from ..journeys.queries import enrollment_outline
+from ..journeys.queries import add_charts, enrollment_outline
 from ..models import (
     AssignmentMethod,
     CoachAssignment,
@@ -177,6 +177,10 @@ def client_card(user, enrollment):
         if can_reassign:
             card.coach_choices = coach_choices(e)
         cards.append(card)
+    # Check-in scores are journey detail: charted only where the viewer may see the detail.
+    detailed = {card.enrollment.pk for card in cards if card.show_detail}
+    add_charts([card.outline for card in cards],
+               show_checkins=lambda outline: outline.enrollment.pk in detailed)
     return {
         "client": client, "client_name": person(client), "cards": cards,
         "erased": is_erased(client),

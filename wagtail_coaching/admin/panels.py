@@ -24,6 +24,7 @@ from ..models import (
     SessionStatus,
 )
 from ..permissions import visible
+from .chart_panels import chart_panels
 from .display import card_url, person
 from .permission import may
 
@@ -207,8 +208,9 @@ class RecentCompletionsPanel(CoachingPanel):
 
 
 def add_coaching_panels(request, panels):
-    """``construct_homepage_panels`` hook."""
+    """``construct_homepage_panels`` hook: these panels, then the charts (``chart_panels``)."""
     if may(request.user, "change_enrollment"):
         panels.append(UpcomingSessionsPanel(request))
         panels.append(ClientsNeedingAttentionPanel(request))
         panels.append(RecentCompletionsPanel(request))
+    panels.extend(chart_panels(request))

@@ -4,6 +4,7 @@ modeladmin's, named ``coaching_<list>_modeladmin_<view>``."""
 
 from django.urls import path
 
+from ..reports import urlpatterns as reports_urlpatterns
 from . import card, enrolling, one_to_one, rules, sessions
 
 app_name = "wagtail_coaching_admin"
@@ -35,4 +36,5 @@ urlpatterns = [
     *sessions.urlpatterns,
     *one_to_one.urlpatterns,
     *rules.urlpatterns,
+    *reports_urlpatterns,
 ]

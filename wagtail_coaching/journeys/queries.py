@@ -1,7 +1,9 @@
 """Read models for the client site: the dashboard and an enrollment's outline.
 
 Each function runs a fixed number of queries, however many enrollments or activities.
-The dashboard's in-app notifications (the latest ones and the unread count) are one query.
+The dashboard's in-app notifications (the latest ones and the unread count) are one query;
+its charts (progress by stage, check-in scores) read the scores in one more, only when a
+journey has a check-in step.
 """
 
 import logging
@@ -14,8 +16,11 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from ..charts import Chart, Series
 from ..conf import coaching_settings
+from ..metrics import checkin_scores
 from ..models import (
     DONE_STATES,
     USED_STATUSES,
@@ -64,6 +69,8 @@ class JourneySummary:
     next_step: ClientActivity | None
     upcoming: list
     coaches: list = field(default_factory=list)
+    progress_chart: object = None  # charts.Chart: steps done per stage
+    checkin_chart: object = None  # charts.Chart: check-in scores (journeys with check-ins)
 
     @property
     def can_choose_coach(self):
@@ -110,6 +117,87 @@ def _rows_for(enrollment_ids):
 def enrollment_outline(enrollment):
     """Stages and activities of one enrollment, as its client sees them."""
     return _summarise(enrollment, _rows_for([enrollment.pk])[enrollment.pk])
+
+
+# -- Charts ----------------------------------------------------------------------------------
+
+def has_checkins(summary):
+    return any(row.kind == "check_in" for stage in summary.stages for row in stage.activities)
+
+
+def checkin_points(enrollment_ids):
+    """{enrollment id: [{"title", "score", "completed_at"}]}: the scored check-ins of these
+    enrollments (``metrics.checkin_scores``), oldest first. One query (none without ids)."""
+    found = defaultdict(list)
+    if not enrollment_ids:
+        return found
+    rows = (
+        checkin_scores(Enrollment.objects.filter(pk__in=list(enrollment_ids)))
+        .values("enrollment_id", "title", "score", "completed_at")
+        .order_by("completed_at", "pk")
+    )
+    for row in rows:
+        found[row.pop("enrollment_id")].append(row)
+    return found
+
+
+def checkin_chart(points, chart_id=""):
+    """The check-in trend: one line per check-in title, x the days they were answered (in
+    the current time zone), y the score (0-10; a day's answers averaged)."""
+    scores = defaultdict(list)
+    for point in points:
+        scores[(point["title"], timezone.localtime(point["completed_at"]).date())].append(
+            point["score"]
+        )
+    days = sorted({day for _title, day in scores})
+    titles = list(dict.fromkeys(point["title"] for point in points))
+
+    def score(title, day):
+        found = scores.get((title, day))
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else round(sum(found) / len(found), 1)
+
+    return Chart(
+        kind="line", title=_("Check-in scores"), labels=days,
+        series=[Series(title, [score(title, day) for day in days]) for title in titles],
+        unit=_("out of 10"), y_max=10, x_label=_("Answered on"), date_format="j M Y",
+        # A check-in not answered on a day is not a break in its trend.
+        span_gaps=True, legend=True,  # even one line: the legend names the check-in
+        description=_("Each check-in's score from 0 to 10, on the days it was answered."),
+        empty_text=_("No check-ins answered yet."), chart_id=chart_id,
+    )
+
+
+def progress_chart(summary, chart_id=""):
+    """Steps done beside all steps, per stage of one journey."""
+    stages = summary.stages
+    return Chart(
+        kind="bar", title=_("Progress by stage"),
+        labels=[stage.title or _("Extra steps") for stage in stages],
+        series=[
+            Series(_("Done"), [stage.done for stage in stages]),
+            Series(_("All steps"), [stage.total for stage in stages]),
+        ],
+        x_label=_("Stage"),
+        description=_("Steps done beside the number of steps in each stage."),
+        empty_text=_("No steps yet."), chart_id=chart_id,
+    )
+
+
+def add_charts(summaries, show_checkins=lambda summary: True):
+    """Set ``progress_chart`` on each summary, and ``checkin_chart`` on those with a
+    check-in step that ``show_checkins`` allows. One query at most."""
+    with_checkins = [s for s in summaries if has_checkins(s) and show_checkins(s)]
+    points = checkin_points([s.enrollment.pk for s in with_checkins])
+    for summary in summaries:
+        key = summary.enrollment.public_id.hex
+        summary.progress_chart = progress_chart(summary, chart_id=f"progress-chart-{key}")
+    for summary in with_checkins:
+        summary.checkin_chart = checkin_chart(
+            points.get(summary.enrollment.pk, []),
+            chart_id=f"checkin-chart-{summary.enrollment.public_id.hex}",
+        )
 
 
 # How many upcoming sessions (group and 1:1) the dashboard lists.
@@ -317,6 +405,7 @@ def client_dashboard(user):
     coaches = coaches_of([e.pk for e in enrollments]) if enrollments else {}
     for journey in journeys:
         journey.coaches = coaches.get(journey.enrollment.pk, [])
+    add_charts(journeys)
     recent = list(
         JourneyEvent.objects.filter(enrollment__client=user)
         .select_related("activity", "enrollment__engagement")

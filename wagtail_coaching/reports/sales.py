@@ -1,0 +1,121 @@
+"""Sales by offer, price and sales manager (``view_sales_report``: admins and sales
+managers). Figures from ``metrics.sales``."""
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.filters import WagtailFilterSet
+
+from .. import metrics
+from ..charts import Chart, Series
+from ..models import OfferPage, Order
+from ..permissions import visible
+from .base import CoachingReport, PeriodFilter, PersonFilter, column, keep, person
+
+
+def offers_sold(request):
+    return OfferPage.objects.filter(
+        pk__in=visible(request.user, "view_sales_report").order_by().values("offer_id")
+    ).order_by("title")
+
+
+def sales_managers(request):
+    return get_user_model().objects.filter(
+        pk__in=visible(request.user, "view_sales_report").order_by().values("sales_manager_id")
+    ).order_by("first_name", "last_name", "pk")
+
+
+class SalesFilters(WagtailFilterSet):
+    by = django_filters.ChoiceFilter(
+        label=_("Rows"), method=keep, empty_label=None,
+        choices=[
+            ("offer", _("By offer")), ("price", _("By offer and price")),
+            ("sales_manager", _("By sales manager")),
+        ],
+    )
+    period = PeriodFilter(help_text=_("When the order was placed."))
+    offer = django_filters.ModelChoiceFilter(
+        label=_("Offer"), field_name="offer", queryset=offers_sold,
+    )
+    sales_manager = PersonFilter(
+        label=_("Sales manager"), field_name="sales_manager", queryset=sales_managers,
+    )
+
+    class Meta:
+        model = Order
+        fields = []
+
+
+class SalesReport(CoachingReport):
+    slug = "sales"
+    action = "view_sales_report"
+    page_title = _("Sales")
+    header_icon = "tag"
+    filterset_class = SalesFilters
+    default_period_days = 365
+    description = _(
+        "Orders placed in the period. Paid: a payment was received. Sold: the price (an "
+        "installment plan counts every installment, a subscription one period). Net: sold "
+        "less refunds. Amounts are per currency."
+    )
+
+    @property
+    def by(self):
+        return self.filter_value("by") or "offer"
+
+    def rows(self, queryset):
+        start, end = self.period()
+        rows = metrics.sales(queryset, by=self.by, start=start, end=end)
+        offers = dict(OfferPage.objects.filter(
+            pk__in={row.get("offer_id") for row in rows}
+        ).values_list("pk", "title"))
+        managers = get_user_model().objects.in_bulk(
+            {row.get("sales_manager_id") for row in rows} - {None}
+        )
+        for row in rows:
+            row["offer"] = offers.get(row.get("offer_id"), "")
+            manager = managers.get(row.get("sales_manager_id"))
+            row["sales_manager"] = person(manager) if manager else _("No sales manager")
+            row["currency"] = row["currency"].upper()
+        key = {"offer": "offer", "price": "offer", "sales_manager": "sales_manager"}[self.by]
+        return sorted(rows, key=lambda row: (str(row[key]), row.get("price_label", ""),
+                                             row["currency"]))
+
+    @property
+    def columns(self):
+        first = {
+            "offer": [column("offer", _("Offer"))],
+            "price": [column("offer", _("Offer")), column("price_label", _("Price"))],
+            "sales_manager": [column("sales_manager", _("Sales manager"))],
+        }[self.by]
+        return [
+            *first,
+            column("currency", _("Currency")),
+            column("orders", _("Orders")),
+            column("paid", _("Paid")),
+            column("free", _("Free")),
+            column("refunded", _("Refunded")),
+            column("sold", _("Sold")),
+            column("refunds", _("Refunds")),
+            column("net", _("Net")),
+        ]
+
+    def chart(self):
+        label = "sales_manager" if self.by == "sales_manager" else "offer"
+        rows = self.report_rows
+        currencies = sorted({row["currency"] for row in rows})
+        if len(currencies) != 1:
+            return None  # amounts in several currencies do not share an axis
+        return Chart(
+            kind="bar", title=_("Net sales"),
+            labels=[
+                f'{row[label]} ({row["price_label"]})' if self.by == "price" else str(row[label])
+                for row in rows
+            ],
+            series=[Series(_("Net"), [float(row["net"]) for row in rows])],
+            unit=currencies[0],
+            description=_("Net sales per row of the table."),
+        )
+
+
+REPORTS = (SalesReport,)
