@@ -196,20 +196,22 @@ def completed_q(prefix=""):
     return Q(**{f"{prefix}status": EnrollmentStatus.COMPLETED})
 
 
-def headline(enrollments, now=None):
+def headline(enrollments, now=None, per_engagement=None):
     """Counts over ``enrollments``: enrollments, active clients and enrollments, engaged,
-    at risk, completed. One query."""
+    at risk, completed. Two queries, or one when ``per_engagement`` (``by_engagement``'s
+    answer for the same enrollments) is at hand: its figures add up."""
     now = now or timezone.now()
-    rows = enrollments.order_by()
-    return rows.aggregate(
-        enrollments=Count("pk"),
+    per_engagement = by_engagement(enrollments, now) if per_engagement is None else per_engagement
+    figures = {
+        key: sum(row[key] for row in per_engagement.values())
+        for key in ("active", "engaged", "at_risk", "completed")
+    }
+    figures["enrollments"] = sum(row["enrolled"] for row in per_engagement.values())
+    figures.update(enrollments.order_by().aggregate(
         clients=Count("client_id", distinct=True),
-        active=Count("pk", filter=active_q(now)),
         active_clients=Count("client_id", distinct=True, filter=active_q(now)),
-        engaged=Count("pk", filter=engaged_q(now)),
-        at_risk=Count("pk", filter=risk_q(now) & active_q(now)),
-        completed=Count("pk", filter=completed_q()),
-    )
+    ))
+    return figures
 
 
 def by_engagement(enrollments, now=None):

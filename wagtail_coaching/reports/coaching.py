@@ -3,6 +3,7 @@ progress, retention cohorts, time to first session, satisfaction and outcome tre
 figures are ``metrics.py``'s; these views only choose, label and draw them."""
 
 from django.db.models import Count
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from .. import metrics
@@ -58,8 +59,13 @@ class ProgressReport(CoachingReport):
         column("steps_done", _("Steps done (%)"), accessor=lambda row: row["steps_done"]),
     ]
 
+    @cached_property
+    def per_engagement(self):
+        """``metrics.by_engagement`` of the filtered clients: the rows and the headline."""
+        return metrics.by_engagement(self.base_queryset())
+
     def rows(self, queryset):
-        totals = metrics.by_engagement(queryset)
+        totals = self.per_engagement
         stages = metrics.stage_progress(queryset)
         titles = engagement_titles(totals)
         steps = {}
@@ -97,7 +103,7 @@ class ProgressReport(CoachingReport):
         return rows
 
     def summary(self):
-        figures = metrics.headline(self.base_queryset())
+        figures = metrics.headline(self.base_queryset(), per_engagement=self.per_engagement)
         return [
             (_("Clients"), figures["clients"]),
             (_("Active clients"), figures["active_clients"]),
