@@ -18,6 +18,7 @@ from django.utils import timezone
 from ..conf import coaching_settings
 from ..models import (
     DONE_STATES,
+    STAFF_ONLY_EVENT_KINDS,
     USED_STATUSES,
     ActivityState,
     ClientActivity,
@@ -319,6 +320,7 @@ def client_dashboard(user):
         journey.coaches = coaches.get(journey.enrollment.pk, [])
     recent = list(
         JourneyEvent.objects.filter(enrollment__client=user)
+        .exclude(kind__in=STAFF_ONLY_EVENT_KINDS)
         .select_related("activity", "enrollment__engagement")
         .order_by("-at", "-id")[: coaching_settings.DASHBOARD_RECENT_EVENTS]
     ) if enrollments else []
