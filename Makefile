@@ -8,10 +8,10 @@ PYTEST_ARGS ?=
 ADDRPORT    ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint bench install
+.PHONY: help demo test lint bench e2e install
 
 help: ## Show the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-7s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-7s %s\n", $$1, $$2}'
 
 demo: $(STAMP) ## Set up, load the demo data and serve it with a worker on http://127.0.0.1:8000
 	$(PY) manage.py migrate --noinput -v 0
@@ -30,6 +30,11 @@ bench: $(STAMP) ## (helper) run every benchmarks/*.py script; best on PostgreSQL
 		case "$$(basename $$script)" in _*) continue;; esac; \
 		found=1; echo "== $$script"; $(PY) "$$script" $(BENCH_ARGS); \
 	done; [ $$found = 1 ] || echo "No benchmark scripts in benchmarks/."
+
+e2e: $(STAMP) ## (helper) browser tests: Playwright + the system's Chromium (see README)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[e2e]'
+	cd e2e && npm ci --no-audit --no-fund --loglevel=error
+	$(PY) -m pytest e2e $(PYTEST_ARGS)
 
 install: $(STAMP)
 

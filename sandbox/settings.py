@@ -85,6 +85,16 @@ DATABASES = {
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=60
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The demo server's web threads, worker threads and scheduler all write. A transaction
+    # takes the write lock when it begins (waiting up to 20 s for it) instead of failing with
+    # "database is locked" when two upgrade a read lock at once; WAL lets readers read while
+    # one writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;",
+    })
 
 REDIS_URL = os.environ.get("REDIS_URL")
 if REDIS_URL:
@@ -147,6 +157,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
+if os.environ.get("EMAIL_FILE_PATH"):  # with the file-based backend: one file per message
+    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = "coaching@example.com"
 
 LOGIN_URL = "/accounts/login/"
@@ -154,4 +166,9 @@ LOGIN_REDIRECT_URL = "/coaching/"
 
 WAGTAIL_SITE_NAME = "Bright Path Coaching"
 WAGTAILADMIN_BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8000")
-WAGTAIL_COACHING = {"BASE_URL": WAGTAILADMIN_BASE_URL}
+WAGTAIL_COACHING = {"BASE_URL": WAGTAILADMIN_BASE_URL, "SIGNUP_URL": "signup"}
+# Paid prices sell once Stripe keys are set; STRIPE_API_BASE points the Stripe library at
+# another server (the browser tests' local fake).
+for _key in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
+    if os.environ.get(_key):
+        WAGTAIL_COACHING[_key] = os.environ[_key]

@@ -7,10 +7,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from wagtail.users.models import UserProfile
 
 from wagtail_coaching.journeys import complete_activity, enroll
-from wagtail_coaching.models import ActivityState, EnrollmentStatus
+from wagtail_coaching.models import ActivityState, EnrollmentStatus, JourneyEvent
 from wagtail_coaching.testing.factories import UserFactory, make_engagement
 from wagtail_coaching.testing.programs import activity, sized_program, stage
 
@@ -129,6 +130,33 @@ def test_recent_activity_lists_the_clients_events(client, client_user):
     assert "You joined Leadership Foundations" in html
     assert "You completed “Step 1.1”" in html
     assert "“Step 1.2” opened" in html
+
+
+def test_recent_activity_leaves_out_the_staffs_events(client, client_user):
+    page = make_engagement(program=sized_program(1, 2), title="Leadership Foundations")
+    enrollment = enroll(client_user, page)
+    coach = UserFactory(first_name="Cora")
+    for kind in ("rule_fired", "at_risk", "back_on_track", "note_added"):
+        JourneyEvent.objects.create(enrollment=enrollment, kind=kind, actor=coach,
+                                    at=timezone.now(), data={})
+
+    html = dashboard(client, client_user)
+    assert "You joined Leadership Foundations" in html
+    for label in ("Automation rule applied", "Flagged as at risk", "No longer at risk",
+                  "Note added"):
+        assert label not in html
+
+
+def test_a_free_order_reads_as_access_not_payment(client, client_user):
+    page = make_engagement(title="Stress Reset")
+    enrollment = enroll(client_user, page)
+    for amount in ("0.00", "490.00"):
+        JourneyEvent.objects.create(enrollment=enrollment, kind="paid", at=timezone.now(),
+                                    data={"amount": amount, "currency": "eur"})
+
+    html = dashboard(client, client_user)
+    assert html.count("You got free access to Stress Reset") == 1
+    assert html.count("Payment received") == 1
 
 
 def test_dashboard_shows_only_the_clients_own_journeys(client, client_user, other_client):

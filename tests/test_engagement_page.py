@@ -163,6 +163,24 @@ def test_titles_are_escaped(client):
     assert "&lt;script&gt;alert(&#x27;summary&#x27;)&lt;/script&gt;" in html
 
 
+def test_visitor_is_shown_the_live_offers_that_sell_it(client, client_user, engagement):
+    from tests.stripe_fake import FREE, make_offer
+
+    on_sale = make_offer([engagement], prices=[FREE], title="Try Calm Leadership")
+    make_offer([engagement], title="Draft bundle", publish=False)
+    make_offer([make_engagement(title="Another")], title="Unrelated offer")
+
+    html = get(client, engagement)
+    assert "How to join" in html
+    assert f'href="{on_sale.url}">Try Calm Leadership</a>' in html
+    assert "Draft bundle" not in html and "Unrelated offer" not in html
+
+    enroll(client_user, engagement)
+    client.force_login(client_user)
+    html = get(client, engagement)
+    assert "How to join" not in html and "Try Calm Leadership" not in html
+
+
 def test_sandbox_home_page_lists_engagements(client):
     root = Page.get_first_root_node()
     home = HomePage(title="Bright Path", slug="bright-path", intro="<p>Coaching that sticks.</p>")
@@ -174,6 +192,14 @@ def test_sandbox_home_page_lists_engagements(client):
     assert "Calm Leadership" in html
     assert f'href="{engagement.url}"' in html
     assert "Our engagements" in html
+    assert "Get started" not in html  # no offer yet
+
+    from tests.stripe_fake import FREE, make_offer
+
+    offer = make_offer([engagement], prices=[FREE], title="Start free", parent=home)
+    html = client.get("/").content.decode()
+    assert "Get started" in html
+    assert f'href="{offer.url}">Start free</a>' in html
 
 
 def test_login_page_renders_and_reports_errors(client):
@@ -185,6 +211,47 @@ def test_login_page_renders_and_reports_errors(client):
     response = client.post("/accounts/login/", {"username": "nobody", "password": "wrong"})
     assert response.status_code == 200
     assert "We could not sign you in" in response.content.decode()
+
+
+def test_login_page_offers_to_sign_up_and_keeps_next(client):
+    html = client.get("/accounts/login/?next=/coaching/checkout/3/").content.decode()
+    assert 'href="/accounts/signup/?next=/coaching/checkout/3/">Create an account</a>' in html
+
+
+SIGNUP = {
+    "first_name": "Robin", "last_name": "Tester", "email": "robin@example.com",
+    "username": "robin", "password1": "a-long-passphrase", "password2": "a-long-passphrase",
+}
+
+
+def test_sign_up_creates_the_account_signs_in_and_goes_on(client):
+    from django.contrib.auth import get_user_model
+
+    response = client.post("/accounts/signup/", {**SIGNUP, "next": "/coaching/checkout/3/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/coaching/checkout/3/"
+    user = get_user_model().objects.get(username="robin")
+    assert (user.first_name, user.last_name, user.email) == ("Robin", "Tester",
+                                                              "robin@example.com")
+    assert int(client.session["_auth_user_id"]) == user.pk
+
+
+def test_sign_up_ignores_a_next_on_another_site(client):
+    response = client.post("/accounts/signup/", {**SIGNUP, "next": "https://evil.example/"})
+    assert response["Location"] == "/coaching/"
+
+
+def test_sign_up_refuses_a_taken_email_and_creates_nothing(client):
+    from django.contrib.auth import get_user_model
+
+    UserFactory(email="ROBIN@example.com", username="first")
+    response = client.post("/accounts/signup/", {**SIGNUP, "password2": "something-else"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Please check the form" in html
+    assert "An account with this email exists already. Sign in instead." in html
+    assert "The two password fields didn’t match." in html
+    assert not get_user_model().objects.filter(username="robin").exists()
 
 
 def test_not_found_page_uses_the_site_look(client):

@@ -52,6 +52,8 @@ from wagtail_coaching.models import (
     EnrollmentSource,
     GroupSession,
     NoteVisibility,
+    OfferPage,
+    OfferPrice,
     Recurrence,
     Team,
     TeamMembership,
@@ -97,9 +99,12 @@ LOGINS = [
     ("client", "/coaching/", "client halfway through Leadership Foundations"),
 ]
 
+SITE_NAME = "Bright Path Coaching"
 HOME_SLUG = "home"
 LEADERSHIP_SLUG = "leadership-foundations"
 STRESS_SLUG = "stress-reset"
+STRESS_OFFER_SLUG = "try-stress-reset"
+LEADERSHIP_OFFER_SLUG = "join-leadership-foundations"
 COMPANY_NAME = "Acme Corp"
 COHORT_NAME = "Acme Spring Leaders"
 
@@ -265,11 +270,13 @@ def ensure_home(report):
     if site is None:
         Site.objects.create(
             hostname="localhost", port=80, root_page=home, is_default_site=True,
-            site_name="Bright Path Coaching",
+            site_name=SITE_NAME,
         )
-    elif site.root_page_id != home.pk:
+    elif site.root_page_id != home.pk or not site.site_name:
+        # Wagtail's first site has no name: the pages would say "Coaching" in the header.
         site.root_page = home
-        site.save(update_fields=["root_page"])
+        site.site_name = site.site_name or SITE_NAME
+        site.save(update_fields=["root_page", "site_name"])
 
     if (
         welcome is not None
@@ -652,6 +659,7 @@ def _build(report):
         journey.catch_up(now)
 
     ensure_sessions(report, staff, clients, cohort, leadership, team)
+    ensure_offers(home, leadership, stress, admin, report)
 
 
 SERIES_TITLE = "Acme leadership circle"
@@ -714,6 +722,55 @@ def ensure_sessions(report, staff, clients, cohort, leadership, team):
         if times:
             book_session(priya_step, times[0], actor=clients["priya"])
             report.add("a booked 1:1 session for priya")
+
+
+def ensure_offers(home, leadership, stress, admin, report):
+    """Two offer pages: Stress Reset for free, Leadership Foundations paid (one payment or
+    three). Paid prices sell once Stripe keys are set; until then they say so."""
+    faq = {"heading": "Frequently asked questions", "questions": [
+        {"question": "Can I take it at my own pace?",
+         "answer": "<p>Yes. Steps open as you go; nothing expires while your access runs.</p>"},
+        {"question": "Who are the coaches?",
+         "answer": "<p>Certified coaches with years of leadership and wellbeing practice.</p>"},
+    ]}
+    offers = [
+        (STRESS_OFFER_SLUG, "Try Stress Reset for free", stress,
+         "Four weeks, free: notice stress early and recover well.",
+         [{"type": "hero", "value": {
+             "heading": "Stress Reset, free",
+             "subheading": "Short lessons, a weekly check-in and two habits that give your "
+                           "energy back.",
+             "call_to_action": "Start now",
+         }}, {"type": "faq", "value": faq}],
+         [{"label": "Free", "amount": "0", "currency": "eur", "payment_model": "free"}]),
+        (LEADERSHIP_OFFER_SLUG, "Join Leadership Foundations", leadership,
+         "Twelve weeks with a coach and a cohort of new leaders.",
+         [{"type": "hero", "value": {
+             "heading": "Leadership Foundations",
+             "subheading": "Twelve weeks to lead with clarity: yourself first, then your "
+                           "team.",
+             "call_to_action": "See the prices",
+         }},
+          {"type": "testimonials", "value": {"heading": "What leaders say", "testimonials": [
+              {"quote": "The delegation module changed how I work.", "name": "Grace Kim",
+               "role": "Product director"},
+          ]}},
+          {"type": "pricing", "value": {"heading": "Choose your plan", "intro": ""}},
+          {"type": "faq", "value": faq}],
+         [{"label": "Pay once", "amount": "490.00", "currency": "eur",
+           "payment_model": "one_time"},
+          {"label": "Three payments", "amount": "170.00", "currency": "eur",
+           "payment_model": "installments", "interval": "month", "installments": 3}]),
+    ]
+    for slug, title, engagement, summary, body, prices in offers:
+        if OfferPage.objects.filter(slug=slug).exists():
+            continue
+        page = OfferPage(title=title, slug=slug, summary=summary, body=body, live=False)
+        page.engagements = [engagement]
+        page.prices = [OfferPrice(**price) for price in prices]
+        home.add_child(instance=page)
+        page.save_revision(user=admin).publish(user=admin)
+        report.add(f"offer {title}")
 
 
 def logins(base_url=""):

@@ -9,8 +9,9 @@ class HomePage(Page):
     content_panels = Page.content_panels + [FieldPanel("intro")]
 
     def get_context(self, request, *args, **kwargs):
-        from wagtail_coaching.models import EngagementPage
+        from wagtail_coaching.models import EngagementPage, OfferPage
 
         context = super().get_context(request, *args, **kwargs)
         context["engagements"] = EngagementPage.objects.live().public().order_by("title")
+        context["offers"] = OfferPage.objects.live().public().order_by("title")
         return context

@@ -23,6 +23,7 @@ from ..conf import coaching_settings
 from ..metrics import checkin_scores
 from ..models import (
     DONE_STATES,
+    STAFF_ONLY_EVENT_KINDS,
     USED_STATUSES,
     ActivityState,
     ClientActivity,
@@ -408,6 +409,7 @@ def client_dashboard(user):
     add_charts(journeys)
     recent = list(
         JourneyEvent.objects.filter(enrollment__client=user)
+        .exclude(kind__in=STAFF_ONLY_EVENT_KINDS)
         .select_related("activity", "enrollment__engagement")
         .order_by("-at", "-id")[: coaching_settings.DASHBOARD_RECENT_EVENTS]
     ) if enrollments else []

@@ -14,6 +14,7 @@ from .enrollments import (
     DONE_STATES,
     OPEN_STATUSES,
     RULE_EVENT_KINDS,
+    STAFF_ONLY_EVENT_KINDS,
     ActivitySource,
     ActivityState,
     ClientActivity,
@@ -70,6 +71,7 @@ from .teams import (
 __all__ = [
     "EVENT_TRIGGERS",
     "RULE_EVENT_KINDS",
+    "STAFF_ONLY_EVENT_KINDS",
     "TIMED_TRIGGERS",
     "AutomationRule",
     "FailedJob",

@@ -74,6 +74,13 @@ class EngagementPageMixin(models.Model):
         # Editors previewing a draft see the program they are building; nobody else does
         # unless enrolled (and then through their own rows, see the outline).
         context["show_program_preview"] = bool(getattr(request, "is_preview", False))
+        # Where a visitor can join: the live offers selling this engagement (a page class of
+        # a site's own has no such relation unless it adds one).
+        offers = getattr(self, "offers", None)
+        context["offers"] = (
+            list(offers.live().public().order_by("title"))
+            if offers is not None and enrollment is None else []
+        )
         return context
 
 

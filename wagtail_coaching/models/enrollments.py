@@ -230,6 +230,13 @@ RULE_EVENT_KINDS = (
     EventKind.SESSION_MISSED, EventKind.PAYMENT_FAILED,
 )
 
+# Timeline events that are the staff's business: the client's own timeline leaves them out
+# (an automation's bookkeeping, risk flags, that a note was written).
+STAFF_ONLY_EVENT_KINDS = (
+    EventKind.RULE_FIRED, EventKind.AT_RISK, EventKind.BACK_ON_TRACK, EventKind.NOTE_ADDED,
+    EventKind.ERASED,
+)
+
 
 class JourneyEvent(models.Model):
     """Append-only timeline of an enrollment."""
