@@ -5,8 +5,10 @@ notes. Admins see every client of every company."""
 import django_filters
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.ui.tables import TitleColumn
 
 from .. import metrics
+from ..admin.display import card_url
 from ..models import (
     DONE_STATES,
     ActivityState,
@@ -56,9 +58,11 @@ class CompanyReport(CoachingReport):
     )
 
     columns = [
-        column("client", _("Client"), accessor=lambda e: person(e.client)),
+        # The name opens the client card (the HR partner sees progress there, no detail).
+        TitleColumn("client", label=_("Client"), accessor=lambda e: person(e.client),
+                    get_url=card_url, link_attrs={"data-coaching-card": ""}),
         column("company", _("Company"), accessor="company.name"),
-        column("engagement", _("Engagement"), accessor="engagement.title"),
+        column("engagement", _("Engagement"), accessor="engagement_title"),
         column("cohort", _("Cohort"), accessor=lambda e: e.cohort.name if e.cohort else ""),
         column("status", _("Status"), accessor="get_status_display"),
         column("progress", _("Progress (%)"),
@@ -73,8 +77,13 @@ class CompanyReport(CoachingReport):
         return visible(self.request.user, self.action).filter(company__isnull=False)
 
     def rows(self, queryset):
-        return queryset.select_related("client", "company", "engagement", "cohort").order_by(
-            "company__name", "client__last_name", "client__first_name", "pk"
+        # The engagement's title comes apart (decorate_paginated_queryset): loading the
+        # page with each row would parse its whole program, once per row.
+        return (
+            queryset.select_related("client", "company", "cohort")
+            .only("pk", "public_id", "status", "engagement_id", "client__first_name",
+                  "client__last_name", "client__username", "company__name", "cohort__name")
+            .order_by("company__name", "client__last_name", "client__first_name", "pk")
         )
 
     def decorate_paginated_queryset(self, object_list):
@@ -82,7 +91,10 @@ class CompanyReport(CoachingReport):
         rows = list(object_list)
         ids = [row.pk for row in rows] if len(rows) <= 1000 else self.report_rows.values("pk")
         steps, sessions = figures_per_enrollment(ids)
+        titles = dict(EngagementPage.objects.filter(
+            pk__in={row.engagement_id for row in rows}).values_list("pk", "title"))
         for row in rows:
+            row.engagement_title = titles.get(row.engagement_id, "")
             row.steps, row.steps_done = steps.get(row.pk, (0, 0))
             row.attended, row.missed = sessions.get(row.pk, (0, 0))
         return rows
