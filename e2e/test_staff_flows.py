@@ -134,7 +134,8 @@ def test_coach_adds_an_extra_activity_the_client_sees(new_page):
     journey.get_by_label("Type").select_option(label="Practice")
     journey.get_by_label("Title").fill(title)
     journey.get_by_label("Text").fill("Each evening, note one task you handed over and how.")
-    journey.get_by_label("Stage").select_option(label="Leading others")
+    # (By role: the progress chart, "Progress by stage", is labelled "Stage" too.)
+    journey.get_by_role("combobox", name="Stage").select_option(label="Leading others")
     journey.get_by_role("button", name="Add to the journey").click()
     expect(journey.locator(".coaching-card__step").filter(has_text=title)).to_contain_text(
         "Available"
@@ -296,22 +297,36 @@ def test_weekly_group_sessions_for_a_cohort(new_page, sandbox):
 COMPANY_REPORT = "/admin/coaching/reports/company/"  # wagtail_coaching_admin:report_company
 
 
-def company_report_exists():
-    from django.urls import NoReverseMatch, reverse
-
-    try:
-        return reverse("wagtail_coaching_admin:report_company") == COMPANY_REPORT
-    except NoReverseMatch:
-        return False
+def table_rows(table):
+    """The rows of a listing table as dicts keyed by its column headings."""
+    return table.evaluate(
+        """table => {
+            const clean = cell => cell.innerText.replace(/\\s+/g, " ").trim();
+            const headings = [...table.querySelectorAll("thead th")].map(clean);
+            return [...table.querySelectorAll("tbody tr")].map(row => Object.fromEntries(
+                [...row.querySelectorAll("td")].map((cell, i) => [headings[i], clean(cell)])
+            ));
+        }"""
+    )
 
 
 def test_hr_partner_sees_the_company_but_not_notes(new_page):
-    from wagtail_coaching.models import Enrollment
+    import csv
+    import io
+
+    from django.contrib.auth import get_user_model
+
+    from wagtail_coaching.models import Company, Enrollment
 
     note = unique("Talked about the reorganisation at home ")
     casey = Enrollment.objects.get(client__username="client",
                                    engagement__title="Leadership Foundations")
     sam = Enrollment.objects.get(client__username="sam")
+    acme = Company.objects.get(name="Acme Corp")
+    # Sam and Omar are in Acme's cohort but did not agree to share their progress.
+    hidden = [get_user_model().objects.get(username=name).get_full_name()
+              for name in ("sam", "omar")]
+    assert hidden == ["Sam Turner", "Omar Haddad"]
 
     # Casey's coach writes a note the whole coaching team can read.
     coach = new_page("coach")
@@ -323,35 +338,52 @@ def test_hr_partner_sees_the_company_but_not_notes(new_page):
     journey.get_by_role("button", name="Add the note").click()
     expect(coach.get_by_role("main")).to_contain_text(note)
 
+    # The HR partner's admin home: their company at a glance, leading to its report.
     hr = new_page("hr")
     sign_in(hr, "hr", next_url="/admin/")
-    if company_report_exists():
-        # The company report: consented clients only (Casey and Priya agreed to share their
-        # progress in the demo; Sam and Omar did not), with progress and attendance.
-        hr.goto(COMPANY_REPORT)
-        listing = hr.get_by_role("main")
-        casey_row = listing.get_by_role("row", name=re.compile(r"Casey Morgan"))
-        expect(casey_row.first).to_contain_text("57%")  # 8 of 14 steps of Leadership
-        expect(listing).to_contain_text("Priya Shah")
-    else:
-        # Until the report exists: the company's page in the Coaching admin.
-        hr.get_by_role("button", name="Coaching").click()
-        hr.get_by_role("link", name="Companies").click()
-        hr.get_by_role("row", name=re.compile(r"^Acme Corp")).get_by_role(
-            "link", name="Inspect").click()
-        expect(hr.get_by_role("heading", level=1)).to_have_text("Inspecting Acme Corp")
-        listing = hr.get_by_role("main")
-        clients = listing.locator("h2:has-text('Clients you can see') + ul > li")
-        expect(clients).to_have_text([
-            re.compile(r"^Casey Morgan · Leadership Foundations · Active"),
-            re.compile(r"^Casey Morgan · Stress Reset · Active"),
-            re.compile(r"^Priya Shah · Leadership Foundations · Active"),
-        ])
-        # The session held last week: three seats taken (sandbox/home/demo.py).
-        expect(listing.get_by_role("row", name=re.compile(r"Acme leadership circle")).last
-               ).to_contain_text("3 / 12")
-    expect(listing).not_to_contain_text("Sam Turner")
-    expect(listing).not_to_contain_text("Omar Haddad")
+    companies = hr.get_by_role("region", name="Your companies")
+    assert table_rows(companies.get_by_role("table")) == [{
+        "Company": "Acme Corp", "Clients sharing their progress": "2",
+        # 8 of 14 steps (Casey, Leadership) + 1 of 7 (Casey, Stress Reset) + 4 of 14 (Priya)
+        "Progress (steps done)": "37.1%",
+        # Casey and Priya at last week's circle (sandbox/home/demo.py).
+        "Sessions attended, last 30 days": "2",
+    }]
+    expect(companies.get_by_role("link", name="Acme Corp")).to_have_attribute(
+        "href", f"{COMPANY_REPORT}?company={acme.pk}"
+    )
+
+    # The company report, found in the Reports menu: consented clients only (Casey and
+    # Priya agreed to share their progress in the demo), with progress and attendance.
+    hr.get_by_role("button", name="Reports").click()
+    hr.get_by_role("link", name="Company report", exact=True).click()
+    expect(hr).to_have_url(re.compile(re.escape(COMPANY_REPORT) + "$"))
+    expect(hr.get_by_role("heading", level=1)).to_have_text("Company report")
+    listing = hr.get_by_role("main")
+    report = listing.get_by_role("table")
+    expect(report).to_be_visible()
+    rows = table_rows(report)
+    assert sorted({row["Client"] for row in rows}) == ["Casey Morgan", "Priya Shah"]
+    (casey_row,) = [row for row in rows if row["Client"] == "Casey Morgan"
+                    and row["Engagement"] == "Leadership Foundations"]
+    assert casey_row == {
+        "Client": "Casey Morgan", "Company": "Acme Corp",
+        "Engagement": "Leadership Foundations", "Cohort": "Acme Spring Leaders",
+        "Status": "Active", "Progress (%)": "57.1", "Steps done": "8", "Steps": "14",
+        "Sessions attended": "1", "Sessions missed": "0",
+    }
+    for name in hidden:
+        expect(listing).not_to_contain_text(name)
+
+    # The CSV export leaves them out too.
+    response = hr.context.request.get(COMPANY_REPORT + "?export=csv")
+    assert response.ok and response.headers["content-type"].startswith("text/csv")
+    exported = list(csv.DictReader(io.StringIO(response.text().lstrip("\ufeff"))))
+    assert sorted({row["Client"] for row in exported}) == ["Casey Morgan", "Priya Shah"]
+    (casey_line,) = [row for row in exported if row["Client"] == "Casey Morgan"
+                     and row["Engagement"] == "Leadership Foundations"]
+    assert (casey_line["Progress (%)"], casey_line["Sessions attended"]) == ("57.1", "1")
+    assert not any(name in response.text() for name in hidden)
 
     # Casey's card: progress, but no notes, answers or timeline.
     listing.get_by_role("link", name="Casey Morgan").first.click()
@@ -365,4 +397,4 @@ def test_hr_partner_sees_the_company_but_not_notes(new_page):
     # Sam did not consent: his card does not open for the HR partner.
     response = hr.goto(f"/admin/coaching/client/{sam.public_id}/")
     assert response.status in (403, 404)
-    expect(hr.get_by_role("main")).not_to_contain_text("Sam Turner")
+    expect(hr.get_by_role("main")).not_to_contain_text(hidden[0])

@@ -624,3 +624,50 @@ def test_cohort_and_company_pages_show_their_sessions(client, w):
     company_page = client.get(reverse("coaching_companies_modeladmin_inspect",
                                       args=[w.acme.pk])).content.decode()
     assert "Spring circle" in company_page
+
+
+# -- What happened to a session -------------------------------------------------------------------
+
+def listed_statuses(response):
+    """{title: status} of the sessions in the list."""
+    body = response.content.decode()
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    found = {}
+    for row in rows:
+        title = re.search(r'<td class="field-title[^"]*">.*?<a [^>]*>([^<]+)</a>', row, re.S)
+        outcome = re.search(r'<td class="field-outcome[^"]*">\s*([^<]*?)\s*</td>', row, re.S)
+        if title and outcome:
+            found[title.group(1)] = outcome.group(1)
+    return found
+
+
+def test_a_held_session_says_held(client, w, circle):
+    session, member, enrollment = circle
+    cancelled = weekly(w, count=1, invite=False, title="Cancelled circle")[0]
+    GroupSession.objects.filter(pk=cancelled.pk).update(status=SessionStatus.CANCELLED)
+    started(session)
+    as_user(client, w.coach_a)
+    assert listed_statuses(client.get(index_url(when="all")))["The circle"] == "Scheduled"
+    client.post(action_url("session_attendance", session), {f"attendance-{member.pk}": "attended"})
+
+    as_user(client, w.admin)
+    statuses = listed_statuses(client.get(index_url(when="all")))
+    assert (statuses["The circle"], statuses["Cancelled circle"],
+            statuses["Team A circle"]) == ("Held", "Cancelled", "Scheduled")
+    # The status filter follows what the list says.
+    assert listed_titles(client.get(index_url(when="all", status="held"))) == {"The circle"}
+    assert "The circle" not in listed_titles(
+        client.get(index_url(when="all", status="scheduled"))
+    )
+    assert listed_titles(client.get(index_url(when="all", status="cancelled"))) == {
+        "Cancelled circle"
+    }
+    # The session's own page.
+    body = client.get(inspect_url(session)).content.decode()
+    status = body.split(">Status</dt>")[1].split("</dd>")[0]
+    assert status.strip().endswith("Held") and "Scheduled" not in status
+    # The company's page lists it the same way.
+    GroupSession.objects.filter(pk=w.session_b.pk).update(attendance_taken_at=timezone.now())
+    page = client.get(reverse("coaching_companies_modeladmin_inspect", args=[w.globex.pk]))
+    row = page.content.decode().split("Globex circle</a>")[1].split("</tr>")[0]
+    assert re.findall(r"<td>([^<]*)</td>", row)[-1] == "Held"

@@ -97,6 +97,44 @@ def test_the_card_shows_profile_progress_next_step_and_coach(client, world):
     assert "Timeline" in html and "Enrolled" in html
 
 
+@pytest.mark.parametrize("who", ["admin", "coach_a", "hr_acme"])
+def test_the_card_page_has_no_link_without_an_address(client, world, who):
+    as_user(client, getattr(world, who))
+    pages = [card_url(world.enrollment_a1)]
+    if who == "admin":
+        pages.append(card_url(world.enrollment_a1, "erase_client"))
+    for url in pages:
+        html = client.get(url).content.decode()
+        assert 'href=""' not in html, url
+        # The breadcrumb's last item is the page itself: text, not a link.
+        crumbs = html.split('aria-label="Breadcrumb"')[1].split("</nav>")[0]
+        last = crumbs.rsplit("<li", 1)[1]
+        assert "<a " not in last and ("Ada Acme" in last or "Anonymise" in last), url
+
+
+def test_automation_is_folded_apart_in_the_timeline(client, world):
+    from django.utils import timezone
+
+    # More rule firings than the timeline holds: they used to push everything else out.
+    JourneyEvent.objects.bulk_create([
+        JourneyEvent(enrollment=world.enrollment_a1, kind=EventKind.RULE_FIRED,
+                     at=timezone.now(), data={"name": f"Weekly nudge {i}"})
+        for i in range(45)
+    ])
+    html = as_user(client, world.coach_a).get(card_url(world.enrollment_a1)).content.decode()
+    timeline = html.split('<ol class="coaching-card__timeline">')[1].split("</ol>")[0]
+    assert "Enrolled" in timeline and "Coach assigned" in timeline
+    assert "Automation rule applied" not in timeline
+    folded = html.split('class="coaching-card__history coaching-card__automation"')[1]
+    folded = folded.split("</details>")[0]
+    assert "<summary>Automation rules applied (40)</summary>" in folded
+    assert folded.count("Automation rule applied: Weekly nudge") == 40
+    assert "Weekly nudge 44" in folded and "Weekly nudge 4<" not in folded  # the latest
+    # Without the journey detail there is no timeline, folded or not.
+    html = as_user(client, world.hr_acme).get(card_url(world.enrollment_a1)).content.decode()
+    assert "Automation rule" not in html and "Weekly nudge" not in html
+
+
 def test_the_card_shows_assignment_history(client, world):
     from wagtail_coaching.journeys import assign_coach
 

@@ -4,6 +4,7 @@ import datetime
 import re
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -260,3 +261,48 @@ def test_completed_state_of_steps_is_marked(client, client_user):
     assert html.count("step--available") == 1
     assert html.count("step--locked") == 1
     assert enrollment.activities.filter(state=ActivityState.COMPLETED).count() == 1
+
+
+# -- The greeting ----------------------------------------------------------------------------------
+
+NOON = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.UTC)
+
+
+def greeting(html):
+    return re.search(r'<p class="lead">(.*?)</p>', html).group(1)
+
+
+@time_machine.travel(NOON, tick=False)
+def test_a_new_client_is_welcomed_not_welcomed_back(client):
+    cara = UserFactory(username="cara", first_name="Cara")
+    page = make_engagement(program=sized_program(1, 2), title="Foundations")
+    enrollment = enroll(cara, page)
+    # Enrolled today, nothing done yet: the first visit.
+    assert greeting(dashboard(client, cara)) == "Welcome, Cara."
+    # Once a step is done they have been here before.
+    complete_activity(enrollment.activities.get(position=0), actor=cara)
+    assert greeting(dashboard(client, cara)) == "Welcome back, Cara."
+
+
+@time_machine.travel(NOON, tick=False)
+def test_a_client_enrolled_before_today_is_welcomed_back(client):
+    from wagtail_coaching.models import Enrollment
+
+    cara = UserFactory(username="cara", first_name="Cara")
+    enrollment = enroll(cara, make_engagement(program=sized_program(1, 2), title="Foundations"))
+    Enrollment.objects.filter(pk=enrollment.pk).update(
+        created_at=NOON - datetime.timedelta(days=1)
+    )
+    assert greeting(dashboard(client, cara)) == "Welcome back, Cara."
+    # A second engagement today does not make them new.
+    enroll(cara, make_engagement(program=sized_program(1, 2), title="Second", slug="second"))
+    assert greeting(dashboard(client, cara)) == "Welcome back, Cara."
+
+
+@time_machine.travel(NOON, tick=False)
+def test_without_a_journey_the_account_age_decides(client):
+    cara = UserFactory(username="cara", first_name="Cara")
+    assert greeting(dashboard(client, cara)) == "Welcome, Cara."
+    cara.date_joined = NOON - datetime.timedelta(days=7)
+    cara.save()
+    assert greeting(dashboard(client, cara)) == "Welcome back, Cara."

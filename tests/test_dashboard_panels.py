@@ -1,6 +1,7 @@
 """Dashboard panels: clients who need attention and recent completions, per role."""
 
 import datetime
+import re
 
 import pytest
 import time_machine
@@ -136,3 +137,121 @@ def test_the_panels_query_count_does_not_grow_with_clients(rf, world):
     add_clients(world, many, 27, "many")
     assert len(clients_needing_attention(world.coach_a, limit=100)) == 30
     assert render_queries(rf, world.coach_a.pk) == with_three
+
+
+# -- Your companies (HR partners) ----------------------------------------------------------------
+
+COMPANIES = "Your companies"
+
+
+def consenting(username, **names):
+    from wagtail_coaching.models import Consent, ConsentPurpose
+
+    user = UserFactory(username=username, **names)
+    Consent.objects.create(client=user, purpose=ConsentPurpose.SHARE_PROGRESS, granted=True,
+                           at=timezone.now())
+    return user
+
+
+def session_event(enrollment, kind, days_ago):
+    from wagtail_coaching.models import JourneyEvent
+
+    return JourneyEvent.objects.create(
+        enrollment=enrollment, kind=kind, at=timezone.now() - datetime.timedelta(days=days_ago)
+    )
+
+
+@pytest.mark.parametrize("who, shown", [
+    ("hr_acme", True), ("hr_globex", True),
+    # Admins and coaches have the coaching reports and their charts instead.
+    ("admin", False), ("coach_a", False), ("sales", False),
+])
+def test_the_companies_panel_shows_to_hr_partners(client, world, who, shown):
+    html = as_user(client, getattr(world, who)).get("/admin/").content.decode()
+    assert (COMPANIES in html) is shown
+
+
+def test_the_companies_panel_figures(client, world):
+    from wagtail_coaching.admin.company_panel import company_rows
+    from wagtail_coaching.journeys import enroll
+    from wagtail_coaching.models import EventKind
+
+    # Acme: Ada (consents) and a second consenting client, Cleo; Abe (no consent) is not
+    # counted. Engagement A has three steps each: Ada completes one, Cleo none: 1 of 6.
+    cleo = consenting("cleo", first_name="Cleo", last_name="Second")
+    cleo_enrollment = enroll(cleo, world.engagement_a, company=world.acme)
+    complete_activity(world.enrollment_a1.activities.get(title="Welcome"), actor=world.client_a1)
+    complete_activity(world.enrollment_a2.activities.get(title="Welcome"), actor=world.client_a2)
+    # Attended in the last 30 days: Ada 5 days ago and Cleo 29 days ago; not Ada 40 days ago,
+    # not Ada's missed session, not Abe's attendance.
+    session_event(world.enrollment_a1, EventKind.SESSION_ATTENDED, 5)
+    session_event(cleo_enrollment, EventKind.SESSION_ATTENDED, 29)
+    session_event(world.enrollment_a1, EventKind.SESSION_ATTENDED, 40)
+    session_event(world.enrollment_a1, EventKind.SESSION_MISSED, 2)
+    session_event(world.enrollment_a2, EventKind.SESSION_ATTENDED, 1)
+
+    acme_url = f"/admin/coaching/reports/company/?company={world.acme.pk}"
+    assert company_rows(world.hr_acme) == [{
+        "name": "Acme", "clients": 2, "progress": 16.7, "attended": 2, "url": acme_url,
+    }]
+    globex_url = f"/admin/coaching/reports/company/?company={world.globex.pk}"
+    assert company_rows(world.hr_globex) == [{
+        "name": "Globex", "clients": 1, "progress": 0.0, "attended": 0, "url": globex_url,
+    }]
+    # Bea withdraws her consent: Globex's HR partner has nobody left to see.
+    from wagtail_coaching.models import Consent, ConsentPurpose
+
+    Consent.objects.filter(client=world.client_b1, purpose=ConsentPurpose.SHARE_PROGRESS
+                           ).update(granted=False, at=timezone.now())
+    assert company_rows(world.hr_globex) == []
+
+    html = as_user(client, world.hr_acme).get("/admin/").content.decode()
+    panel = html.split('id="coaching-your-companies-section"')[1].split("</section>")[0]
+    cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", panel, re.S)]
+    assert cells == [f'<a href="{acme_url}">Acme</a>', "2", "16.7%", "2"]
+    assert "Globex" not in panel
+    # The link opens the company report on Acme's clients.
+    report = client.get(acme_url).content.decode()
+    assert "Ada Acme" in report and "Cleo Second" in report and "Abe Private" not in report
+
+    as_user(client, world.hr_globex)
+    assert "No client of your companies shares their progress yet." in client.get(
+        "/admin/").content.decode()
+
+
+def companies_panel_queries(rf, user):
+    from wagtail_coaching.admin.company_panel import YourCompaniesPanel
+
+    request = rf.get("/admin/")
+    request.user = get_user_model().objects.get(pk=user.pk)
+    YourCompaniesPanel(request).render_html({})  # warm the per-process caches
+    request.user = get_user_model().objects.get(pk=user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        html = YourCompaniesPanel(request).render_html({})
+    return len(queries), html
+
+
+def test_the_companies_panel_query_count_does_not_grow(rf, world, django_assert_max_num_queries):
+    from wagtail_coaching.admin.company_panel import YourCompaniesPanel
+    from wagtail_coaching.models import Company, EventKind
+
+    small, html = companies_panel_queries(rf, world.hr_acme)
+    assert small == 4, small  # the viewer's roles, companies, steps, attended sessions
+    assert ">Acme<" in html
+    # Forty more consenting clients, in Acme and in two more companies of the same partner,
+    # each with an attended session.
+    for index in range(2):
+        company = Company.objects.create(name=f"Initech {index}")
+        company.hr_partners.add(world.hr_acme)
+    companies = [world.acme, *Company.objects.filter(name__startswith="Initech")]
+    for index in range(40):
+        user = consenting(f"many{index}")
+        enrollment, = enroll_many([user], world.engagement_a,
+                                  company=companies[index % 3])[0]
+        session_event(enrollment, EventKind.SESSION_ATTENDED, 3)
+    request = rf.get("/admin/")
+    request.user = get_user_model().objects.get(pk=world.hr_acme.pk)
+    with django_assert_max_num_queries(small):
+        html = YourCompaniesPanel(request).render_html({})
+    assert html.count("<tr>") == 1 + 3  # the heading row and one per company
+    assert ">Initech 1<" in html

@@ -74,6 +74,7 @@ class EnrollmentCard:
     past_coaches: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     events: list = field(default_factory=list)
+    rule_events: list = field(default_factory=list)
     coach_choices: list = field(default_factory=list)
     extra_form: object = None
     note_form: object = None
@@ -99,6 +100,8 @@ def _event_text(event, names):
         return f"{label}: {event.activity.title}"
     if event.kind == EventKind.EXTRA_ADDED and data.get("title"):
         return f"{label}: {data['title']}"
+    if event.kind == EventKind.RULE_FIRED and data.get("name"):
+        return f"{label}: {data['name']}"
     return label
 
 
@@ -164,12 +167,19 @@ def client_card(user, enrollment):
             for stage in card.outline.stages:
                 for row in stage.activities:
                     row.answer_lines = answer_lines(row.response)
-            events = (
-                JourneyEvent.objects.filter(enrollment=e)
-                .select_related("actor", "activity")
-                .order_by("-at", "-pk")[:TIMELINE_LENGTH]
-            )
-            card.events = [(ev, _event_text(ev, names)) for ev in events]
+            # Automation's bookkeeping would crowd out what happened: it is listed apart,
+            # folded away, with its own allowance.
+            events = JourneyEvent.objects.filter(enrollment=e).select_related(
+                "actor", "activity"
+            ).order_by("-at", "-pk")
+            card.events = [
+                (ev, _event_text(ev, names))
+                for ev in events.exclude(kind=EventKind.RULE_FIRED)[:TIMELINE_LENGTH]
+            ]
+            card.rule_events = [
+                (ev, _event_text(ev, names))
+                for ev in events.filter(kind=EventKind.RULE_FIRED)[:TIMELINE_LENGTH]
+            ]
         if can_change and e.is_open:
             card.extra_form = ExtraActivityForm(enrollment=e, auto_id=f"id_extra_{e.pk}_%s")
         if can_change:
@@ -247,7 +257,8 @@ class ClientCardView(EnrollmentLookupMixin, CoachingAdminView):
             breadcrumbs_items=[
                 {"url": reverse("wagtailadmin_home"), "label": _("Home")},
                 {"url": reverse("coaching_clients_modeladmin_index"), "label": _("Clients")},
-                {"url": "", "label": context["client_name"]},
+                # The page itself: no address (Wagtail links any item whose url is not None).
+                {"label": context["client_name"]},
             ],
             header_icon="user",
         )
@@ -384,7 +395,7 @@ class EraseClientView(EnrollmentLookupMixin, CoachingAdminView):
                 {"url": reverse("wagtailadmin_home"), "label": _("Home")},
                 {"url": reverse("coaching_clients_modeladmin_index"), "label": _("Clients")},
                 {"url": card_url(enrollment), "label": name},
-                {"url": "", "label": _("Anonymise")},
+                {"label": _("Anonymise")},
             ],
         })
 

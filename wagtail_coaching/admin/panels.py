@@ -25,6 +25,7 @@ from ..models import (
 )
 from ..permissions import visible
 from .chart_panels import chart_panels
+from .company_panel import YourCompaniesPanel, shows_company_panel
 from .display import card_url, person
 from .permission import may
 
@@ -208,7 +209,10 @@ class RecentCompletionsPanel(CoachingPanel):
 
 
 def add_coaching_panels(request, panels):
-    """``construct_homepage_panels`` hook: these panels, then the charts (``chart_panels``)."""
+    """``construct_homepage_panels`` hook: these panels, the HR partner's companies, then the
+    charts (``chart_panels``)."""
+    if shows_company_panel(request.user):
+        panels.append(YourCompaniesPanel(request))
     if may(request.user, "change_enrollment"):
         panels.append(UpcomingSessionsPanel(request))
         panels.append(ClientsNeedingAttentionPanel(request))

@@ -672,16 +672,28 @@ class SessionStatusFilter(SimpleListFilter):
     title = gettext_lazy("status")
     parameter_name = "status"
 
+    # As the list shows it: a held session is one whose attendance was taken.
+    OUTCOMES = {
+        SessionStatus.SCHEDULED: Q(status=SessionStatus.SCHEDULED,
+                                   attendance_taken_at__isnull=True),
+        "held": Q(status=SessionStatus.SCHEDULED, attendance_taken_at__isnull=False),
+        SessionStatus.CANCELLED: Q(status=SessionStatus.CANCELLED),
+    }
+
     def lookups(self, request, model_admin):
-        return SessionStatus.choices
+        return [
+            (SessionStatus.SCHEDULED, SessionStatus.SCHEDULED.label),
+            ("held", _("Held")),
+            (SessionStatus.CANCELLED, SessionStatus.CANCELLED.label),
+        ]
 
     def queryset(self, request, queryset):
         value = self.value()
         if value is None:
             return queryset
-        if value not in SessionStatus.values:
+        if value not in self.OUTCOMES:
             return queryset.none()
-        return queryset.filter(status=value)
+        return queryset.filter(self.OUTCOMES[value])
 
 
 class GroupSessionPermissionHelper(MatrixPermissionHelper):
@@ -966,7 +978,7 @@ class GroupSessionsAdmin(MatrixModelAdmin):
     inspect_view_class = SessionInspectView
     inspect_template_name = TEMPLATES + "inspect.html"
     list_display = (
-        "week", "title", "when", "coaches", "audience_label", "seats", "waitlist", "status",
+        "week", "title", "when", "coaches", "audience_label", "seats", "waitlist", "outcome",
     )
     list_display_add_buttons = "title"
     list_filter = (
@@ -1032,6 +1044,10 @@ class GroupSessionsAdmin(MatrixModelAdmin):
     @display(description=gettext_lazy("waitlist"))
     def waitlist(self, session):
         return session.waiting
+
+    @display(description=gettext_lazy("status"), ordering="status")
+    def outcome(self, session):
+        return session.outcome_label
 
 
 # -- Actions on a session (POST) ---------------------------------------------------------------

@@ -151,6 +151,16 @@ class GroupSession(models.Model):
     def is_cancelled(self):
         return self.status == SessionStatus.CANCELLED
 
+    @property
+    def outcome_label(self):
+        """What happened to the session, for people: cancelled, held (attendance was
+        taken), or still scheduled. ``status`` alone stays "scheduled" once it is held."""
+        if self.is_cancelled:
+            return SessionStatus.CANCELLED.label
+        if self.attendance_taken_at is not None:
+            return _("Held")
+        return SessionStatus.SCHEDULED.label
+
 
 class RegistrationStatus(models.TextChoices):
     INVITED = "invited", _("Invited")

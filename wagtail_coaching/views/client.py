@@ -71,11 +71,22 @@ class ClientViewMixin(LoginRequiredMixin):
         return response
 
 
+def is_first_visit(user, journeys, today=None):
+    """A client new today: no step done in any journey, and every journey (or, without one,
+    the account) started today in their zone. They are welcomed, not welcomed back."""
+    today = today or timezone.localdate()
+    if any(journey.done for journey in journeys):
+        return False
+    starts = [journey.enrollment.created_at for journey in journeys] or [user.date_joined]
+    return all(timezone.localdate(start) >= today for start in starts)
+
+
 class DashboardView(ClientViewMixin, View):
     template_name = "wagtail_coaching/dashboard.html"
 
     def get(self, request):
         context = client_dashboard(request.user)
+        context["first_visit"] = is_first_visit(request.user, context["journeys"])
         if not context["journeys"]:
             context["engagements"] = list(
                 EngagementPage.objects.live().public().order_by("title")[:BROWSE_LIMIT]
