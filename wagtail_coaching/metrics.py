@@ -103,14 +103,14 @@ def at_risk_q(now=None):
     )
 
 
-# The same conditions without the signals: EXISTS probes on the timeline's (enrollment, at)
-# index instead of a "last activity" subquery per enrollment, so counting them over many
-# enrollments stays cheap.
+# The same conditions without the signals, so that counting them over many enrollments stays
+# cheap: recent activity is a small set of ids (an IN the database hashes once), "any activity
+# at all" an EXISTS probe on the timeline's (enrollment, at) index.
 
 def _active_since(since):
-    """The enrollment's client did something at or after ``since`` (an EXISTS)."""
-    return Exists(JourneyEvent.objects.filter(
-        enrollment=OuterRef("pk"), kind__in=CLIENT_ACTIVITY_KINDS, at__gte=since))
+    """The enrollment's client did something at or after ``since``."""
+    return Q(pk__in=JourneyEvent.objects.filter(
+        kind__in=CLIENT_ACTIVITY_KINDS, at__gte=since).values("enrollment_id"))
 
 
 def quiet_q(now=None):
@@ -120,7 +120,7 @@ def quiet_q(now=None):
     quiet_since = now - timedelta(days=coaching_settings.AT_RISK_INACTIVE_DAYS)
     any_activity = Exists(JourneyEvent.objects.filter(
         enrollment=OuterRef("pk"), kind__in=CLIENT_ACTIVITY_KINDS))
-    return ~Q(_active_since(quiet_since)) & (Q(any_activity) | Q(starts_at__lt=quiet_since))
+    return ~_active_since(quiet_since) & (Q(any_activity) | Q(starts_at__lt=quiet_since))
 
 
 def missed_row_q():
@@ -189,7 +189,7 @@ def engaged_q(now=None):
     """Active, and the client did something in the last ``ENGAGED_DAYS`` days."""
     now = now or timezone.now()
     since = now - timedelta(days=coaching_settings.ENGAGED_DAYS)
-    return active_q(now) & Q(_active_since(since))
+    return active_q(now) & _active_since(since)
 
 
 def completed_q(prefix=""):
