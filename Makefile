@@ -6,6 +6,12 @@ PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
 ADDRPORT    ?= 127.0.0.1:8000
+# Benchmarks: each script makes its own coaching_bench_<name> database on this server.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/coaching_bench
+BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/0
+BENCH_ARGS  ?=
+# Clients enrolled at each size of bench_journeys.py's sweep.
+BENCH_JOURNEY_SIZES ?= 1000,10000,100000
 
 .DEFAULT_GOAL := help
 .PHONY: help demo test lint bench e2e install
@@ -24,12 +30,17 @@ test: $(STAMP) ## Set up and run the test suite (pass options with PYTEST_ARGS="
 lint: $(STAMP) ## (helper) ruff
 	$(PY) -m ruff check .
 
-bench: $(STAMP) ## (helper) run every benchmarks/*.py script; best on PostgreSQL (DATABASE_URL)
-	@set -e; found=0; for script in benchmarks/*.py; do \
-		[ -e "$$script" ] || continue; \
+bench: $(STAMP) ## (helper) run every benchmarks/*.py on PostgreSQL + Redis, write benchmarks/RESULTS.md
+	@rm -f benchmarks/results/*.json
+	@failed=""; for script in benchmarks/*.py; do \
 		case "$$(basename $$script)" in _*) continue;; esac; \
-		found=1; echo "== $$script"; $(PY) "$$script" $(BENCH_ARGS); \
-	done; [ $$found = 1 ] || echo "No benchmark scripts in benchmarks/."
+		echo "== $$script"; \
+		BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" BENCH_REDIS_URL="$(BENCH_REDIS_URL)" \
+		BENCH_JOURNEY_SIZES="$(BENCH_JOURNEY_SIZES)" \
+			$(PY) "$$script" $(BENCH_ARGS) || failed="$$failed $$script"; \
+	done; \
+	$(PY) benchmarks/_report.py || true; \
+	if [ -n "$$failed" ]; then echo "Failed:$$failed"; exit 1; fi
 
 e2e: $(STAMP) ## (helper) browser tests: Playwright + the system's Chromium (see README)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[e2e]'

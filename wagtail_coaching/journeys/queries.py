@@ -236,11 +236,24 @@ class UpcomingSession:
     detail: str = ""
 
 
+def _load_programs(engagements):
+    """Read the programs of ``engagements`` loaded without them, in one query."""
+    from ..models import EngagementPage
+
+    missing = {e.pk: e for e in engagements if "program" in e.get_deferred_fields()}
+    if missing:
+        for pk, program in EngagementPage.objects.filter(pk__in=missing).values_list(
+            "pk", "program"
+        ):
+            missing[pk].program = program
+
+
 def _upcoming_sessions(user, enrollments, rows_by_enrollment, now):
     """The client's 1:1 allotments (set on their rows as ``allotment``) and next sessions.
 
-    Two queries at most: the client's registrations, and their 1:1 sessions (only when a
-    journey has a 1:1 step, the only place 1:1 sessions come from).
+    Three queries at most: the client's registrations and, only when a journey has a 1:1
+    step (the only place 1:1 sessions come from), their 1:1 sessions and the programs of
+    those steps' engagements.
     """
     upcoming = []
     registrations = (
@@ -264,6 +277,7 @@ def _upcoming_sessions(user, enrollments, rows_by_enrollment, now):
         row for e in enrollments for row in rows_by_enrollment[e.pk] if row.kind == "one_to_one"
     ]
     if steps:
+        _load_programs([by_pk[row.enrollment_id].engagement for row in steps])
         for row in steps:
             row.enrollment = by_pk[row.enrollment_id]  # the program is read from it
         sessions = list(
@@ -399,6 +413,9 @@ def client_dashboard(user):
         Enrollment.objects.filter(client=user)
         .exclude(status="cancelled")
         .select_related("engagement")
+        # Parsing each program costs more than the rest of the row; the dashboard only
+        # reads programs for 1:1 steps, and then in one query (``_upcoming_sessions``).
+        .defer("engagement__program")
         .order_by("status", "-created_at")
     )
     rows = _rows_for([e.pk for e in enrollments])
@@ -411,6 +428,7 @@ def client_dashboard(user):
         JourneyEvent.objects.filter(enrollment__client=user)
         .exclude(kind__in=STAFF_ONLY_EVENT_KINDS)
         .select_related("activity", "enrollment__engagement")
+        .defer("enrollment__engagement__program")  # events show the engagement's title
         .order_by("-at", "-id")[: coaching_settings.DASHBOARD_RECENT_EVENTS]
     ) if enrollments else []
     upcoming = _upcoming_sessions(user, enrollments, rows, timezone.now())

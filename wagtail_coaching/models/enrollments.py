@@ -173,8 +173,11 @@ class ClientActivity(models.Model):
             )
         ]
         indexes = [
+            # In the unlock job's order: a batch reads its rows off the index, even when a
+            # whole cohort shares one unlock time (by unlock_at alone, every batch sorted
+            # all the rows of that time again).
             models.Index(
-                fields=["unlock_at"],
+                fields=["unlock_at", "id"],
                 condition=Q(state="locked", unlock_at__isnull=False),
                 name="coaching_due_unlocks",
             ),
