@@ -3,8 +3,7 @@
 
 Runs against its own throwaway database (dropped and re-created on every run):
 
-    .venv/bin/python benchmarks/bench_reports.py \\
-        --database-url postgres://postgres@127.0.0.1:5432/coaching_bench_reports
+    .venv/bin/python benchmarks/bench_reports.py [--clients 50000] [--keep | --reuse]
 
 The data (built untimed, then analyzed): N clients over 12 monthly intakes in 3 engagements
 of 20 activities (1:1 sessions, lessons, check-ins, feedback...), a share of them completed,
@@ -21,11 +20,8 @@ import datetime
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import bench_journeys as base  # noqa: E402  (the database set-up and the statement counter)
+import _common as bench
 
 TARGET_SECONDS = 2.0
 ACTIVITIES = 20
@@ -245,21 +241,20 @@ def time_request(client, url, counter, repeat=3):
 
 
 def main():
-    parser = base.argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=50_000, help="enrollments")
-    parser.add_argument("--database-url", default=base.DEFAULT_URL + "_reports")
-    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--reuse", action="store_true",
-                        help="time the reports over the data a --keep run left")
-    args = parser.parse_args()
-    url = args.database_url
-    postgres = url.startswith(("postgres://", "postgresql://"))
-    if postgres and not args.reuse:
-        base.recreate_postgres_database(url)
-    base.setup_django(url)
-    sys.path.insert(0, str(base.ROOT))
+    p = bench.parser(__doc__)
+    p.add_argument("--clients", type=int, default=50_000, help="enrollments")
+    p.add_argument("--reuse", action="store_true",
+                   help="time the reports over the data a --keep run left")
+    args = p.parse_args()
+    url = args.database_url or bench.default_database_url(bench.script_name())
+    if args.quick:
+        args.clients = 300
+    bench.begin(args, database_url=url)
+    if not args.reuse:
+        bench.recreate_database(url)
+    bench.setup_django(url)
 
-    from django.db import connection
+    from django.contrib.auth import get_user_model
     from django.test import Client
     from django.utils import timezone
 
@@ -269,48 +264,34 @@ def main():
     now = timezone.now()
     started = time.perf_counter()
     if args.reuse:
-        from django.contrib.auth import get_user_model
-
         admin, hr = (get_user_model().objects.get(username=name)
                      for name in ("bench-admin", "bench-hr"))
     else:
         admin, hr = build(args.clients, now)
-    base.analyze()
-    print(f"data: {Enrollment.objects.count():,} enrollments, "
-          f"{ClientActivity.objects.count():,} activity rows, "
-          f"{JourneyEvent.objects.count():,} timeline events "
-          f"(built in {time.perf_counter() - started:.0f} s)")
-    counter = base.StatementCounter()
+    bench.analyze()
+    size = (f"{Enrollment.objects.count():,} enrollments, "
+            f"{ClientActivity.objects.count():,} activity rows, "
+            f"{JourneyEvent.objects.count():,} timeline events")
+    print(f"data: {size} (built in {time.perf_counter() - started:.0f} s)")
+    counter = bench.StatementCounter()
     client = Client()
-    results = []
-    for viewer, reports in ((admin, [r for r in REPORTS if r.slug != "company"]),
-                            (admin, [r for r in REPORTS if r.slug == "company"]),
-                            (hr, [r for r in REPORTS if r.slug == "company"])):
+    runs = [(admin, report) for report in REPORTS] + [
+        (hr, report) for report in REPORTS if report.slug == "company"]
+    for viewer, report in runs:
         client.force_login(viewer)
-        for report in reports:
-            page = report.url()
-            for label, target in ((page, page), (f"{page}?export=csv", f"{page}?export=csv")):
-                seconds, statements = time_request(client, target, counter)
-                results.append((report.slug, viewer.username, label, seconds, statements))
-    vendor = f"{connection.vendor} {connection.pg_version if postgres else ''}".strip()
-    print(f"database: {vendor}")
-    print(f"{'report':<24} {'viewer':<12} {'request':<10} {'seconds':>8} {'statements':>11}"
-          f"  within {TARGET_SECONDS:g} s")
-    missed = 0
-    for slug, viewer, label, seconds, statements in results:
-        kind = "csv" if "export=csv" in label else "page"
-        ok = seconds <= TARGET_SECONDS
-        missed += kind == "page" and not ok
-        print(f"{slug:<24} {viewer:<12} {kind:<10} {seconds:>8.2f} {statements:>11}"
-              f"  {'yes' if ok else 'NO'}")
-    if postgres and not args.keep:
-        connection.close()
-        base.drop_postgres_database(url)
-    return 1 if missed else 0
+        who = "an HR partner" if viewer == hr else "an admin"
+        for kind, target in (("page", report.url()), ("CSV export", f"{report.url()}?export=csv")):
+            seconds, statements = time_request(client, target, counter)
+            bench.record(
+                f"{report.slug} report, {kind}, as {who}", round(seconds, 2), "s",
+                target=f"<= {TARGET_SECONDS:g}" if kind == "page" else None,
+                met=seconds <= TARGET_SECONDS if kind == "page" else None,
+                detail=f"median of 3; {statements} statements; {size}",
+            )
+    if not args.keep:
+        bench.drop_database(url)
+    bench.finish()
 
 
 if __name__ == "__main__":
-    begun = time.perf_counter()
-    code = main()
-    print(f"total {time.perf_counter() - begun:.0f} s")
-    sys.exit(code)
+    sys.exit(main())
