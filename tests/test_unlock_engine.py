@@ -309,18 +309,33 @@ def test_the_job_does_not_open_what_follows_a_time_based_step(daily):
 
 
 def test_the_job_runs_a_constant_number_of_queries_per_batch(daily):
-    """Two clients, one row each per day: with batch_size=2 each day due is one batch."""
-    counts = []
-    for days in (1, 3, 6):  # 1, then 2, then 3 more batches
+    """Two active clients, one row each per day. With batch_size=2 a batch takes one journey
+    (a quarter of the batch size, at least one) and at most two of its rows."""
+    runs = []
+    for days, batches in ((1, 2), (3, 2), (6, 4)):
         with CaptureQueriesContext(connection) as queries:
-            opened = unlock_due_activities(now=NOW + days * DAY, batch_size=2)
-        counts.append((opened // 2, len(queries)))
-    assert [batches for batches, _ in counts] == [1, 2, 3]
-    (b1, q1), (b2, q2), (b3, q3) = counts
-    per_batch = q2 - q1
-    assert per_batch == q3 - q2  # grows by the same amount for every batch
-    assert per_batch <= 8
-    assert q1 - per_batch <= 3  # the final "nothing left" round
+            unlock_due_activities(now=NOW + days * DAY, batch_size=2)
+        updates = [q for q in queries if q["sql"].startswith("UPDATE")]
+        assert len(updates) == batches, days
+        runs.append((batches, len(queries)))
+    # The same number of statements for every batch, and a final "nothing left" round.
+    (b1, q1), (b2, q2), (b3, q3) = runs
+    per_batch = (q3 - q2) // (b3 - b2)
+    assert q3 - q2 == per_batch * (b3 - b2) and q1 == q2
+    assert per_batch <= 9
+    assert q1 - b1 * per_batch <= 3
+
+
+def test_a_batch_takes_whole_journeys(daily):
+    """Steps due at the same times in many journeys are opened journey by journey, so that a
+    batch touches a few journeys' rows rather than one row of each."""
+    _, (first, second, _paused) = daily
+    assert unlock_due_activities(now=NOW + 6 * DAY, batch_size=8) == 12
+    opened = list(
+        unlocked_events().order_by("id").values_list("enrollment_id", "activity__block_id")
+    )
+    days = [f"day-{d}" for d in range(1, 7)]
+    assert opened == [(first.pk, day) for day in days] + [(second.pk, day) for day in days]
 
 
 def test_the_job_opens_dates_at_local_midnight(db):
