@@ -144,8 +144,9 @@ def test_coach_adds_an_extra_activity_the_client_sees(new_page):
     client = new_page("client")
     sign_in(client, "leo")
     mine = client.get_by_role("region", name="Leadership Foundations")
-    mine.locator("summary").filter(has_text="Leading others").click()
-    step = mine.get_by_role("link", name=title)
+    # The dashboard lists the steps of the stage in progress and links to the others'.
+    mine.get_by_role("link", name="See the steps (Leading others)").click()
+    step = client.get_by_role("region", name="Your journey").get_by_role("link", name=title)
     expect(step).to_be_visible()
     step.click()
     expect(client.get_by_role("heading", level=1)).to_have_text(title)

@@ -1,4 +1,5 @@
-"""Charts of one client: on their dashboard and on the client card in the admin.
+"""Charts of one client: on their journey (the engagement page, as its enrolled client sees it;
+the dashboard links there) and on the client card in the admin.
 
 The check-in trend has one line per check-in title; x is the days the check-ins were
 answered, in the viewer's time zone; y runs from 0 to 10 (y = 270 - 24 * score). The
@@ -66,19 +67,20 @@ def charts_by_title(html):
     return found
 
 
-def dashboard(client, user):
+def journey_page(client, user, enrollment, **params):
+    """The engagement page as its enrolled client sees it: their journey, with its charts."""
     client.force_login(user)
-    response = client.get(DASHBOARD)
+    response = client.get(enrollment.engagement.url, params)
     assert response.status_code == 200
     return response.content.decode()
 
 
-# -- The client's dashboard ------------------------------------------------------------------
+# -- The client's journey (the engagement page) ----------------------------------------------
 
 @pytest.mark.django_db
-def test_the_dashboard_draws_the_check_in_trend(client, client_user):
-    answered(client_user)
-    html = dashboard(client, client_user)
+def test_the_journey_draws_the_check_in_trend(client, client_user):
+    enrollment = answered(client_user)
+    html = journey_page(client, client_user, enrollment)
     (trend,) = charts_by_title(html)["Check-in scores"]
     assert [text for _x, text in trend["labels"]] == ["2 Mar 2026", "5 Mar 2026", "9 Mar 2026"]
     # Three days: bands of 173.3, centres 146.7, 320 and 493.3.
@@ -99,19 +101,21 @@ def test_the_dashboard_draws_the_check_in_trend(client, client_user):
 
 @pytest.mark.django_db
 def test_check_in_days_are_the_clients_days(client, client_user):
-    answered(client_user)
+    enrollment = answered(client_user)
     profile, _ = UserProfile.objects.get_or_create(user=client_user)
     profile.current_time_zone = "Asia/Tokyo"
     profile.save()
-    (trend,) = charts_by_title(dashboard(client, client_user))["Check-in scores"]
+    (trend,) = charts_by_title(journey_page(client, client_user, enrollment))["Check-in scores"]
     # 23:30 UTC on 5 March is 08:30 on 6 March in Tokyo.
     assert list(table(trend)) == ["2 Mar 2026", "6 Mar 2026", "9 Mar 2026"]
 
 
 @pytest.mark.django_db
-def test_the_dashboard_draws_progress_by_stage(client, client_user):
-    answered(client_user)
-    (progress,) = charts_by_title(dashboard(client, client_user))["Progress by stage"]
+def test_the_journey_draws_progress_by_stage(client, client_user):
+    enrollment = answered(client_user)
+    (progress,) = charts_by_title(journey_page(client, client_user, enrollment))[
+        "Progress by stage"
+    ]
     assert progress["head"] == ["Stage", "Done", "All steps"]
     assert table(progress) == {"Start": ["3", "3"], "Later": ["1", "2"]}
     # Axis 0..3: y = 270 - 80 * steps. Bands of 260, bars 104 wide.
@@ -127,52 +131,77 @@ def test_the_dashboard_draws_progress_by_stage(client, client_user):
 def test_a_journey_without_answers_says_so_and_one_without_check_ins_has_no_trend(
     client, client_user
 ):
-    enroll(client_user, make_engagement(program=program(), title="Fresh"))
+    fresh = enroll(client_user, make_engagement(program=program(), title="Fresh"))
     plain = [stage("Only", [activity("lesson", "Read", rule="immediately")])]
-    enroll(client_user, make_engagement(program=plain, title="Plain"))
-    charts = charts_by_title(dashboard(client, client_user))
+    plain = enroll(client_user, make_engagement(program=plain, title="Plain"))
+    charts = charts_by_title(journey_page(client, client_user, fresh))
     (trend,) = charts["Check-in scores"]
     assert trend["empty"] == "No check-ins answered yet."
-    assert len(charts["Progress by stage"]) == 2
+    assert len(charts["Progress by stage"]) == 1
+    charts = charts_by_title(journey_page(client, client_user, plain))
+    assert "Check-in scores" not in charts
+    assert len(charts["Progress by stage"]) == 1
 
 
 @pytest.mark.django_db
 def test_each_journey_has_its_own_trend(client, client_user, other_client):
-    answered(client_user, "First")
+    first = answered(client_user, "First")
     second = enroll(client_user, make_engagement(program=program(), title="Second"))
     answer(second, "Welcome", None, at(2026, 4, 1, 9))
     answer(second, "Mood", 2, at(2026, 4, 2, 9))
     answered(other_client, "Theirs")  # another client's scores never show
-    trends = charts_by_title(dashboard(client, client_user))["Check-in scores"]
-    assert sorted(len(table(t)) for t in trends) == [1, 3]
-    (one_day,) = [t for t in trends if len(table(t)) == 1]
-    assert table(one_day) == {"2 Apr 2026": ["2"]}
+    (trend,) = charts_by_title(journey_page(client, client_user, second))["Check-in scores"]
+    assert table(trend) == {"2 Apr 2026": ["2"]}
+    (trend,) = charts_by_title(journey_page(client, client_user, first))["Check-in scores"]
+    assert len(table(trend)) == 3
 
 
-def _queries(client, user):
+@pytest.mark.django_db
+def test_visitors_and_other_clients_see_no_charts(client, client_user, other_client):
+    enrollment = answered(client_user)
+    client.logout()
+    html = client.get(enrollment.engagement.url).content.decode()
+    assert parse(html) == [] and "charts.css" not in html
+    client.force_login(other_client)
+    html = client.get(enrollment.engagement.url).content.decode()
+    assert parse(html) == [] and "Mood" not in html
+
+
+@pytest.mark.django_db
+def test_the_dashboard_sums_up_stages_and_links_to_the_journey(client, client_user):
+    """The dashboard shows what comes next; the charts are one link away."""
+    enrollment = answered(client_user)
+    client.force_login(client_user)
+    html = client.get(DASHBOARD).content.decode()
+    assert parse(html) == [] and "charts.css" not in html
+    assert f'href="{enrollment.engagement.url}#my-journey-title"' in html
+
+
+def _queries(client, user, enrollment):
     client.force_login(user)
-    client.get(DASHBOARD)  # warm the per-process caches
+    client.get(enrollment.engagement.url)  # warm the per-process caches
     with CaptureQueriesContext(connection) as queries:
-        client.get(DASHBOARD)
+        client.get(enrollment.engagement.url)
     return len(queries)
 
 
 @pytest.mark.django_db
 def test_the_trend_costs_one_query_however_many_answers(client):
     small = UserFactory(username="small")
-    answered(small, "Small")
+    small_enrollment = answered(small, "Small")
     large = UserFactory(username="large")
     for index in range(4):
-        answered(large, f"Large {index}")
+        large_enrollment = answered(large, f"Large {index}")
     without = UserFactory(username="without")
-    enroll(without, make_engagement(
+    without_enrollment = enroll(without, make_engagement(
         program=[stage("Only", [activity("lesson", "Read", rule="immediately")])],
         title="No check-ins",
     ))
-    small_count, large_count = _queries(client, small), _queries(client, large)
+    small_count = _queries(client, small, small_enrollment)
+    large_count = _queries(client, large, large_enrollment)
     assert small_count == large_count, (small_count, large_count)
     # Without a check-in step there is nothing to ask.
-    assert _queries(client, without) == small_count - 1
+    assert _queries(client, without, without_enrollment) == small_count - 1
 
 
 # -- The client card -------------------------------------------------------------------------

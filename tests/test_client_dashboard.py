@@ -80,6 +80,65 @@ def test_journey_shows_progress_stages_and_next_step(client, client_user):
     assert reverse("wagtail_coaching:activity", args=[third.public_id]) not in html
 
 
+def _stages(html):
+    """[(stage title, its step titles or None when only summed up, its link)]."""
+    found = []
+    stage_item = r'<li class="outline__stage.*?</li>\s*(?=<li class="outline__stage|</ol>\s*$)'
+    for item in re.findall(stage_item, html, re.S):
+        title = re.search(r'outline__stage-title">(.*?)<', item).group(1)
+        steps = re.findall(r'class="step__title"[^>]*>(.*?)<', item)
+        link = re.search(r'class="outline__more" href="([^"]+)"', item)
+        found.append((title, steps or None, link.group(1) if link else None))
+    return found
+
+
+def outline_of(html):
+    (outline,) = re.findall(r'<ol class="outline[^"]*">.*?\n</ol>', html, re.S)
+    return _stages(outline)
+
+
+def test_only_the_stage_in_progress_lists_its_steps(client, client_user):
+    page = make_engagement(program=sized_program(3, 2), title="Three stages")
+    enrollment = enroll(client_user, page)
+    for position in (0, 1):
+        complete_activity(
+            enrollment.activities.get(stage_position=0, position=position), actor=client_user
+        )
+    html = dashboard(client, client_user)
+    assert outline_of(html) == [
+        ("Stage 1", None, f"{page.url}?stage=1#journey-stage-1"),
+        ("Stage 2", ["Step 2.1", "Step 2.2"], None),
+        ("Stage 3", None, f"{page.url}?stage=3#journey-stage-3"),
+    ]
+    # Every stage is summed up, and the whole journey is one link away.
+    assert "2 of 2 done" in html and html.count("0 of 2 done") == 2
+    assert f'href="{page.url}#my-journey-title"' in html
+
+
+def test_with_no_step_open_the_first_unfinished_stage_is_listed(client, client_user):
+    program = [
+        stage("Later", [activity("lesson", "In a week", rule="days_after_enrollment", days=7)]),
+        stage("After", [activity("lesson", "Then", rule="after_previous")]),
+    ]
+    enroll(client_user, make_engagement(program=program))
+    stages = outline_of(dashboard(client, client_user))
+    assert [(title, steps) for title, steps, _link in stages] == [
+        ("Later", ["In a week"]), ("After", None),
+    ]
+
+
+def test_a_finished_journey_sums_up_every_stage(client, client_user):
+    page = make_engagement(program=sized_program(2, 1))
+    enrollment = enroll(client_user, page)
+    for row in enrollment.activities.order_by("stage_position", "position"):
+        complete_activity(row, actor=client_user)
+    stages = outline_of(dashboard(client, client_user))
+    assert [steps for _title, steps, _link in stages] == [None, None]
+    assert [link for _title, _steps, link in stages] == [
+        f"{page.url}?stage=1#journey-stage-1", f"{page.url}?stage=2#journey-stage-2",
+    ]
+
+
 def test_upcoming_date_is_shown_in_the_clients_time_zone(client, client_user):
     # Opens at midnight London time on 1 March 2030, which is still 28 February in New York.
     program = [stage("Start", [
@@ -201,6 +260,16 @@ def test_cancelled_enrollments_are_not_shown(client, client_user):
     assert "Your journey" not in html
 
 
+def test_recent_activity_is_of_the_journeys_shown(client, client_user):
+    enroll(client_user, make_engagement(title="Still going"))
+    cancelled = enroll(client_user, make_engagement(title="Given up"))
+    cancelled.status = EnrollmentStatus.CANCELLED
+    cancelled.save()
+    html = dashboard(client, client_user)
+    assert "You joined Still going" in html
+    assert "Given up" not in html
+
+
 def test_names_and_titles_are_escaped(client):
     user = UserFactory(username="evil", first_name="<script>alert('name')</script>")
     program = [stage("<script>alert('stage')</script>", [
@@ -240,16 +309,20 @@ def test_query_count_does_not_grow_with_enrollments_or_activities(client):
     large_count, large_html = _dashboard_queries(client, large)
 
     assert small_html.count('class="step ') == 5
-    assert large_html.count('class="step ') == 200
+    # The dashboard lists the steps of each journey's stage in progress (10 each) and sums
+    # up the other stages.
+    assert large_html.count('class="step ') == 5 * 10
+    assert large_html.count('<li class="outline__stage') == 5 * 4
     assert small_count == large_count, (small_count, large_count)
 
 
 def test_query_count_is_small_and_fixed(client, client_user):
     enroll(client_user, make_engagement(program=sized_program(2, 3)))
     count, _ = _dashboard_queries(client, client_user)
-    # Session, user, profile, enrollments, activities, events and the site lookup: a handful,
-    # and one for the check-in chart's scores (the program has a check-in step).
-    assert count <= 11, count
+    # Session, user, profile, enrollments, steps, coaches, events, registrations,
+    # notifications and the site lookup. (The check-in chart is drawn on the engagement
+    # page, so its scores are not read here.)
+    assert count == 10, count
 
 
 def test_completed_state_of_steps_is_marked(client, client_user):

@@ -1,6 +1,8 @@
 """The engagement page: visitors see the introduction, clients their journey, editors the
 whole program in preview."""
 
+import re
+
 import pytest
 from django.urls import reverse
 from wagtail.models import Page, Site
@@ -86,6 +88,30 @@ def test_enrolled_client_sees_continue_link_and_outline(client, client_user, eng
     assert SECRET_BODY not in html
     assert SECRET_PRACTICE not in html
     assert "How the journey unfolds" not in html
+
+
+def open_stages(html):
+    return re.findall(
+        r'<details class="outline__details" open>\s*<summary class="outline__summary">\s*'
+        r'<span class="outline__stage-head">\s*<span class="outline__stage-title">(.*?)<',
+        html,
+    )
+
+
+def test_the_stage_a_link_names_is_shown_open(client, client_user, engagement):
+    """The dashboard links each stage it only sums up to ``?stage=N#journey-stage-N``."""
+    enroll(client_user, engagement)
+    client.force_login(client_user)
+    assert open_stages(get(client, engagement)) == ["Discover"]  # the stage in progress
+    response = client.get(engagement.url, {"stage": "2"})
+    html = response.content.decode()
+    assert open_stages(html) == ["Discover", "Practise"]
+    assert 'id="journey-stage-2"' in html
+    # Anything else is ignored.
+    for value in ("0", "3", "-1", "two", "", "1e3"):
+        response = client.get(engagement.url, {"stage": value})
+        assert response.status_code == 200
+        assert open_stages(response.content.decode()) == ["Discover"], value
 
 
 def test_another_clients_enrollment_does_not_show(client, client_user, other_client, engagement):

@@ -1,17 +1,25 @@
 """Read models for the client site: the dashboard and an enrollment's outline.
 
 Each function runs a fixed number of queries, however many enrollments or activities.
-The dashboard's in-app notifications (the latest ones and the unread count) are one query;
-its charts (progress by stage, check-in scores) read the scores in one more, only when a
-journey has a check-in step.
+The dashboard's in-app notifications (the latest ones and the unread count) are one query.
+The charts of a journey (progress by stage, check-in scores: ``add_charts``) are drawn on
+the engagement page and the client card; they read the scores in one more query, only when
+the journey has a check-in step.
 """
 
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Case,
+    Exists,
+    OuterRef,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -23,6 +31,7 @@ from ..conf import coaching_settings
 from ..metrics import checkin_scores
 from ..models import (
     DONE_STATES,
+    OPEN_TO_CLIENT_STATES,
     STAFF_ONLY_EVENT_KINDS,
     USED_STATUSES,
     ActivityState,
@@ -51,6 +60,11 @@ VISIBLE_STATES = (
 class Stage:
     title: str
     activities: list = field(default_factory=list)
+    # The stage the client is in: the one holding their next step, else the first with a
+    # step not done yet (none once every step is done). The dashboard lists its steps and
+    # only sums up the others.
+    in_progress: bool = False
+    asked_for: bool = False  # named by the page's address (``open_stage_from_query``)
 
     @property
     def done(self):
@@ -99,6 +113,9 @@ def _summarise(enrollment, rows):
         by_key[key].activities.append(row)
     done = sum(1 for r in rows if r.state in DONE_STATES)
     next_step = next((r for r in rows if r.state == ActivityState.AVAILABLE), None)
+    current = next_step or next((r for r in rows if r.state not in DONE_STATES), None)
+    if current is not None:
+        by_key[(current.stage_position, current.stage_block_id)].in_progress = True
     upcoming = sorted(
         (r for r in rows if r.state == ActivityState.LOCKED and r.unlock_at is not None),
         key=lambda r: r.unlock_at,
@@ -106,13 +123,70 @@ def _summarise(enrollment, rows):
     return JourneySummary(enrollment, stages, done, len(rows), next_step, upcoming)
 
 
+@dataclass(slots=True)
+class Step:
+    """A step as the dashboard shows it: the few columns of a ``ClientActivity`` row it reads
+    (its outline, next step, coming up and 1:1 allotments), read as plain values. The
+    answers, whose JSON would be parsed for every step done, and the timestamps are not."""
+
+    pk: int
+    public_id: object
+    enrollment_id: int
+    kind: str
+    title: str
+    stage_block_id: str
+    stage_title: str
+    stage_position: int
+    position: int
+    unlock_rule: str
+    state: str
+    unlock_at: object
+    block_id: str
+    value: object  # an extra step's own block value (program steps read the program)
+    enrollment: object = None  # set where a step's program block is read
+    allotment: object = None  # a 1:1 step's sessions used and left
+
+    FIELDS = (
+        "pk", "public_id", "enrollment_id", "kind", "title", "stage_block_id", "stage_title",
+        "stage_position", "position", "unlock_rule", "state", "unlock_at", "block_id", "value",
+    )
+
+    @property
+    def is_open_to_client(self):
+        return self.state in OPEN_TO_CLIENT_STATES
+
+
+def _visible_rows(enrollment_ids):
+    return ClientActivity.objects.filter(
+        enrollment_id__in=enrollment_ids, state__in=VISIBLE_STATES
+    ).order_by("enrollment_id", "stage_position", "position", "id")
+
+
 def _rows_for(enrollment_ids):
     grouped = defaultdict(list)
-    for row in ClientActivity.objects.filter(
-        enrollment_id__in=enrollment_ids, state__in=VISIBLE_STATES
-    ).order_by("enrollment_id", "stage_position", "position", "id"):
+    for row in _visible_rows(enrollment_ids):
         grouped[row.enrollment_id].append(row)
     return grouped
+
+
+def _steps_for(enrollment_ids):
+    """Like ``_rows_for``, as ``Step``s: one query, no model instances."""
+    grouped = defaultdict(list)
+    for values in _visible_rows(enrollment_ids).values_list(*Step.FIELDS):
+        step = Step(*values)
+        grouped[step.enrollment_id].append(step)
+    return grouped
+
+
+def open_stage_from_query(outline, value):
+    """Mark stage number ``value`` (1-based, from a link's ``?stage=``) to be shown open, as
+    the dashboard's "See the steps" links ask. Anything else is ignored."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return
+    if 1 <= number <= len(outline.stages):
+        outline.stages[number - 1].asked_for = True
 
 
 def enrollment_outline(enrollment):
@@ -200,6 +274,16 @@ def add_charts(summaries, show_checkins=lambda summary: True):
             chart_id=f"checkin-chart-{summary.enrollment.public_id.hex}",
         )
 
+
+ENROLLMENT_FIELDS = tuple(f.name for f in Enrollment._meta.concrete_fields)
+DASHBOARD_ENGAGEMENT_FIELDS = (
+    "engagement__title", "engagement__url_path", "engagement__depth",
+    "engagement__assignment_policy",
+)
+
+# What the dashboard's "Recent activity" reads of each event (includes/event.html), but for
+# its engagement's title, read with the journeys.
+RECENT_EVENT_FIELDS = ("kind", "at", "data", "actor_id", "enrollment_id", "activity__title")
 
 # How many upcoming sessions (group and 1:1) the dashboard lists.
 DASHBOARD_UPCOMING_SESSIONS = 5
@@ -324,15 +408,6 @@ def in_app_notifications(user):
     )
 
 
-def unread_count(user):
-    """The number of unread in-app notifications of ``user``, as a subquery."""
-    unread = (
-        in_app_notifications(user).filter(read_at__isnull=True)
-        .order_by().values("recipient").annotate(n=Count("pk")).values("n")
-    )
-    return Coalesce(Subquery(unread, output_field=IntegerField()), Value(0))
-
-
 @dataclass
 class NotificationItem:
     """One line of an in-app notification list."""
@@ -400,8 +475,13 @@ def notification_items(user, notifications):
 
 
 def latest_notifications(user, limit=DASHBOARD_NOTIFICATIONS):
-    """(the latest ``limit`` in-app notifications as items, how many are unread): one query."""
-    rows = list(in_app_notifications(user).annotate(unread_total=unread_count(user))[:limit])
+    """(the latest ``limit`` in-app notifications as items, how many are unread): one query.
+    The unread ones are counted over all the reader's notifications, before the limit (a
+    window over the whole result)."""
+    unread = Case(When(read_at__isnull=True, then=Value(1)), default=Value(0))
+    rows = list(
+        in_app_notifications(user).annotate(unread_total=Window(Sum(unread)))[:limit]
+    )
     return notification_items(user, rows), (rows[0].unread_total if rows else 0)
 
 
@@ -413,24 +493,30 @@ def client_dashboard(user):
         Enrollment.objects.filter(client=user)
         .exclude(status="cancelled")
         .select_related("engagement")
-        # Parsing each program costs more than the rest of the row; the dashboard only
-        # reads programs for 1:1 steps, and then in one query (``_upcoming_sessions``).
-        .defer("engagement__program")
+        # Of the engagement, what the dashboard shows (its title and address) and reads
+        # (how a coach is chosen). Not its program: parsing it costs more than the rest of
+        # the row, and the dashboard reads programs only for 1:1 steps, then in one query
+        # (``_upcoming_sessions``).
+        .only(*ENROLLMENT_FIELDS, *DASHBOARD_ENGAGEMENT_FIELDS)
         .order_by("status", "-created_at")
     )
-    rows = _rows_for([e.pk for e in enrollments])
+    by_pk = {e.pk: e for e in enrollments}
+    rows = _steps_for(list(by_pk))
     journeys = [_summarise(e, rows[e.pk]) for e in enrollments]
     coaches = coaches_of([e.pk for e in enrollments]) if enrollments else {}
     for journey in journeys:
         journey.coaches = coaches.get(journey.enrollment.pk, [])
-    add_charts(journeys)
+    # The recent events of the journeys shown (not of a cancelled one). An event's line
+    # shows its step's title and its engagement's, which is already here.
     recent = list(
-        JourneyEvent.objects.filter(enrollment__client=user)
+        JourneyEvent.objects.filter(enrollment_id__in=list(by_pk))
         .exclude(kind__in=STAFF_ONLY_EVENT_KINDS)
-        .select_related("activity", "enrollment__engagement")
-        .defer("enrollment__engagement__program")  # events show the engagement's title
+        .select_related("activity")
+        .only(*RECENT_EVENT_FIELDS)
         .order_by("-at", "-id")[: coaching_settings.DASHBOARD_RECENT_EVENTS]
     ) if enrollments else []
+    for event in recent:
+        event.enrollment = by_pk[event.enrollment_id]
     upcoming = _upcoming_sessions(user, enrollments, rows, timezone.now())
     notifications, unread = latest_notifications(user)
     return {

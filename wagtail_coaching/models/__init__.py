@@ -13,6 +13,7 @@ from .engagements import AbstractEngagementPage, EngagementPage, EngagementPageM
 from .enrollments import (
     DONE_STATES,
     OPEN_STATUSES,
+    OPEN_TO_CLIENT_STATES,
     RULE_EVENT_KINDS,
     STAFF_ONLY_EVENT_KINDS,
     ActivitySource,
@@ -105,6 +106,7 @@ __all__ = [
     "Team",
     "TeamMembership",
     "DONE_STATES",
+    "OPEN_TO_CLIENT_STATES",
     "OPEN_STATUSES",
     "AbstractEngagementPage",
     "AbstractOfferPage",

@@ -1,6 +1,7 @@
 """The engagement: the coaching service itself, composed as a Wagtail page."""
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField, StreamField
@@ -58,7 +59,8 @@ class EngagementPageMixin(models.Model):
         abstract = True
 
     def get_context(self, request, *args, **kwargs):
-        from ..journeys.queries import enrollment_outline
+        from ..journeys.queries import add_charts, enrollment_outline, open_stage_from_query
+        from ..views.client import user_time_zone
 
         context = super().get_context(request, *args, **kwargs)
         enrollment = None
@@ -70,7 +72,14 @@ class EngagementPageMixin(models.Model):
                 .first()
             )
         context["enrollment"] = enrollment
-        context["outline"] = enrollment_outline(enrollment) if enrollment else None
+        outline = enrollment_outline(enrollment) if enrollment else None
+        if outline is not None:
+            # The journey in pictures: progress by stage and the check-in trend (one query,
+            # only when the journey has a check-in). The dashboard links here.
+            with timezone.override(user_time_zone(user)):  # the client's days
+                add_charts([outline])
+            open_stage_from_query(outline, request.GET.get("stage"))
+        context["outline"] = outline
         # Editors previewing a draft see the program they are building; nobody else does
         # unless enrolled (and then through their own rows, see the outline).
         context["show_program_preview"] = bool(getattr(request, "is_preview", False))

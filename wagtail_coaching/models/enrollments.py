@@ -114,6 +114,8 @@ class ActivityState(models.TextChoices):
 
 # States after which an "after the previous activity" rule lets the next one open.
 DONE_STATES = (ActivityState.COMPLETED, ActivityState.SKIPPED)
+# States in which the client may open an activity (a locked one shows only its title).
+OPEN_TO_CLIENT_STATES = (ActivityState.AVAILABLE, *DONE_STATES)
 
 
 class ActivitySource(models.TextChoices):
@@ -189,9 +191,7 @@ class ClientActivity(models.Model):
 
     @property
     def is_open_to_client(self):
-        return self.state in (
-            ActivityState.AVAILABLE, ActivityState.COMPLETED, ActivityState.SKIPPED
-        )
+        return self.state in OPEN_TO_CLIENT_STATES
 
 
 class EventKind(models.TextChoices):
