@@ -5,10 +5,12 @@ import datetime
 import dramatiq
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import connections, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from wagtail_coaching import outbox
 from wagtail_coaching.models import Notification
 from wagtail_coaching.outbox import Message, queue_notifications, send_notification, sweep_outbox
 from wagtail_coaching.tasks import QUEUE
@@ -131,11 +133,65 @@ def test_recipient_without_email_is_an_error_not_a_crash(db):
     assert "no email" in notification.last_error
 
 
-def test_queueing_many_is_two_statements(client_user, django_assert_num_queries):
+def test_queueing_many_is_one_statement(client_user, django_assert_num_queries):
     messages = [welcome(client_user, key=f"welcome:{i}") for i in range(50)]
-    with django_assert_num_queries(2):
-        queue_notifications(messages)
+    with django_assert_num_queries(1):
+        assert queue_notifications(messages) == 50
     assert Notification.objects.count() == 50
+
+
+@pytest.fixture
+def handed_over(monkeypatch):
+    """The ids each call hands to the sender."""
+    calls = []
+    monkeypatch.setattr(outbox, "enqueue_send", lambda ids: calls.append(sorted(ids)))
+    return calls
+
+
+def test_only_new_rows_go_to_the_sender(client_user, handed_over):
+    assert queue_notifications([welcome(client_user, key=f"k:{i}") for i in range(5)]) == 5
+    # Keys 3 and 4 are in the outbox already (unsent): their first insert handed them over.
+    assert queue_notifications([welcome(client_user, key=f"k:{i}") for i in range(3, 8)]) == 3
+    by_key = dict(Notification.objects.values_list("dedup_key", "id"))
+    assert handed_over == [
+        sorted(by_key[f"k:{i}"] for i in range(5)),
+        sorted(by_key[f"k:{i}"] for i in range(5, 8)),
+    ]
+    assert Notification.objects.count() == 8
+
+
+def test_a_key_repeated_in_one_call_is_one_message(client_user, handed_over):
+    assert queue_notifications([welcome(client_user), welcome(client_user)]) == 1
+    assert handed_over == [[Notification.objects.get().pk]]
+
+
+def test_more_messages_than_one_insert_holds(client_user, handed_over):
+    """Past the database's limit of parameters the insert goes in batches, and every new id
+    comes back once."""
+    connection = connections["default"]
+    messages = [welcome(client_user, key=f"many:{i}") for i in range(1200)]
+    rows_per_insert = connection.ops.bulk_batch_size(
+        [f for f in Notification._meta.concrete_fields if not f.primary_key], messages
+    )
+    inserts = -(-len(messages) // rows_per_insert)
+    with CaptureQueriesContext(connection) as queries:
+        assert queue_notifications(messages) == 1200
+    assert len(queries) == inserts
+    assert handed_over == [sorted(Notification.objects.values_list("id", flat=True))]
+    assert len(set(handed_over[0])) == 1200
+
+
+def test_without_returning_the_unsent_rows_are_read_back(client_user, handed_over, monkeypatch):
+    """On a database that cannot return rows from an insert, the ids are read back by key:
+    unsent rows are handed over again, sent ones are not."""
+    connection = connections["default"]
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    queue_notifications([welcome(client_user, key="a"), welcome(client_user, key="b")])
+    Notification.objects.filter(dedup_key="a").update(sent_at=timezone.now())
+    assert queue_notifications([welcome(client_user, key=k) for k in "abc"]) == 2
+    by_key = dict(Notification.objects.values_list("dedup_key", "id"))
+    assert handed_over[-1] == sorted([by_key["b"], by_key["c"]])
+    assert Notification.objects.count() == 3
 
 
 @pytest.mark.django_db(transaction=True)

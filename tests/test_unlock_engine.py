@@ -14,7 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wagtail_coaching.blocks import UnlockRule
-from wagtail_coaching.journeys import complete_activity, enroll, enroll_many, unlock_due_activities
+from wagtail_coaching.journeys import (
+    complete_activity,
+    enroll,
+    enroll_many,
+    progress,
+    unlock_due_activities,
+)
 from wagtail_coaching.journeys.engine import journey_order, open_due, unlock_time
 from wagtail_coaching.models import (
     DONE_STATES,
@@ -308,22 +314,91 @@ def test_the_job_does_not_open_what_follows_a_time_based_step(daily):
     assert states(first)["after"] == AVAILABLE
 
 
+def transactions(queries):
+    """The statements of each transaction (a savepoint in a test) of a run."""
+    found = []
+    for q in queries:
+        if q["sql"].startswith("SAVEPOINT"):
+            found.append([])
+        elif found and not q["sql"].startswith("RELEASE SAVEPOINT"):
+            found[-1].append(q["sql"])
+    return found
+
+
 def test_the_job_runs_a_constant_number_of_queries_per_batch(daily):
     """Two active clients, one row each per day. With batch_size=2 a batch takes one journey
-    (a quarter of the batch size, at least one) and at most two of its rows."""
-    runs = []
+    (a quarter of the batch size, at least one) and at most two of its rows. Every batch runs
+    the same statements however many rows it opens; the run ends with at most two looks
+    that find nothing (after the last journey done, then from the start)."""
+    shapes = set()
     for days, batches in ((1, 2), (3, 2), (6, 4)):
         with CaptureQueriesContext(connection) as queries:
             unlock_due_activities(now=NOW + days * DAY, batch_size=2)
-        updates = [q for q in queries if q["sql"].startswith("UPDATE")]
-        assert len(updates) == batches, days
-        runs.append((batches, len(queries)))
-    # The same number of statements for every batch, and a final "nothing left" round.
-    (b1, q1), (b2, q2), (b3, q3) = runs
-    per_batch = (q3 - q2) // (b3 - b2)
-    assert q3 - q2 == per_batch * (b3 - b2) and q1 == q2
-    assert per_batch <= 9
-    assert q1 - b1 * per_batch <= 3
+        done = transactions(queries)
+        opening = [t for t in done if any(sql.startswith("UPDATE") for sql in t)]
+        assert len(opening) == batches, days
+        shapes |= {tuple(sql.split(" ", 1)[0] for sql in t) for t in opening}
+        looks = done[len(opening):]
+        assert done[: len(opening)] == opening
+        assert 1 <= len(looks) <= 2 and all(len(t) == 1 for t in looks), days
+    # Two selects (journeys, then their rows), the update, the events, the messages.
+    assert shapes == {("SELECT", "SELECT", "UPDATE", "INSERT", "INSERT")}
+
+
+def test_a_batch_looks_after_the_journeys_done_before_it(daily):
+    """The second batch does not search from the start again: its first select asks for
+    rows after the last one whose journey the first batch finished."""
+    _, (first, *_) = daily
+    with CaptureQueriesContext(connection) as queries:
+        assert unlock_due_activities(now=NOW + 6 * DAY, batch_size=8) == 12
+    first_selects = [t[0] for t in transactions(queries)]
+    table = '"wagtail_coaching_clientactivity"'
+    row = f'({table}."unlock_at", {table}."id") >'
+    assert len(first_selects) == 4  # two batches, then the two looks that find nothing
+    assert row not in first_selects[0]
+    assert all(row in sql for sql in first_selects[1:-1])
+    assert row not in first_selects[-1]  # the last look starts from the start
+
+
+def test_rows_behind_the_search_point_are_still_opened(daily, monkeypatch):
+    """A journey whose due steps all lie before the point the batches have reached (here a
+    paused client resumed, and its steps moved earlier, while the job runs) is opened by
+    the last look from the start."""
+    _, (first, second, paused) = daily
+    real = progress.queue_notifications
+    calls = []
+
+    def and_meanwhile(messages):
+        calls.append(1)
+        if len(calls) == 2:
+            Enrollment.objects.filter(pk=paused.pk).update(status=EnrollmentStatus.ACTIVE)
+            ClientActivity.objects.filter(
+                enrollment=paused, unlock_at__isnull=False
+            ).update(unlock_at=NOW)
+        return real(messages)
+
+    monkeypatch.setattr(progress, "queue_notifications", and_meanwhile)
+    assert unlock_due_activities(now=NOW + 6 * DAY, batch_size=8) == 12 + 6
+    assert len(calls) == 3
+    for enrollment in (first, second, paused):
+        assert {states(enrollment)[f"day-{d}"] for d in range(1, 7)} == {AVAILABLE}
+
+
+@pytest.mark.parametrize(
+    ("due", "batch_size", "expected"),
+    [
+        # Everything fitted: the last head.
+        ([1, 1, 2], 4, (30, 3)),
+        # The batch stopped inside journey 2: up to the head before journey 2's.
+        ([1, 1, 2, 2], 4, (10, 1)),
+        # Journey 1 alone filled the batch: no progress past the previous point.
+        ([1, 1, 1, 1], 4, None),
+    ],
+)
+def test_the_search_point_moves_past_finished_journeys_only(due, batch_size, expected):
+    heads = [(1, 10, 1), (2, 20, 2), (3, 30, 3)]
+    rows = [types.SimpleNamespace(enrollment_id=e) for e in due]
+    assert progress._last_done(heads, rows, batch_size, None) == expected
 
 
 def test_a_batch_takes_whole_journeys(daily):

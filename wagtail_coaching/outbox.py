@@ -11,8 +11,10 @@ import logging
 from dataclasses import dataclass, field
 
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import F, Q
+from django.db.models.constants import OnConflict
+from django.db.models.sql.subqueries import InsertQuery
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -103,34 +105,59 @@ class Message:
 
 
 def queue_notifications(messages):
-    """Insert messages into the outbox (a repeated dedup key is ignored) and send after commit.
+    """Insert messages into the outbox and send the new ones after commit.
 
-    Returns the number of messages handed to the sender. Two statements, however many
-    messages: one insert, one select of the ids to send.
+    A dedup key already in the outbox is ignored: its row was handed to the sender when it
+    was inserted, and the sweeper retries it if it is still unsent. Returns the number of
+    messages handed to the sender. One statement per insert batch, however many messages:
+    the insert returns the ids of the rows it added.
     """
     messages = list(messages)
     if not messages:
         return 0
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient_id=m.recipient_id,
-                kind=m.kind,
-                dedup_key=m.dedup_key,
-                payload=m.payload,
-                channel=m.channel,
-            )
-            for m in messages
-        ],
-        ignore_conflicts=True,
-    )
-    ids = list(
-        Notification.objects.filter(
-            dedup_key__in=[m.dedup_key for m in messages], sent_at__isnull=True
-        ).values_list("id", flat=True)
-    )
+    rows = [
+        Notification(
+            recipient_id=m.recipient_id,
+            kind=m.kind,
+            dedup_key=m.dedup_key,
+            payload=m.payload,
+            channel=m.channel,
+        )
+        for m in messages
+    ]
+    ids = _insert_new(rows)
+    if ids is None:  # a database that cannot return rows from an insert
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+        ids = list(
+            Notification.objects.filter(
+                dedup_key__in=[m.dedup_key for m in messages], sent_at__isnull=True
+            ).values_list("id", flat=True)
+        )
     enqueue_send(ids)
     return len(ids)
+
+
+def _insert_new(rows):
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: the ids of the rows actually added,
+    or None where the database cannot say (``bulk_create`` leaves ids unset when conflicts
+    are ignored, so it cannot tell new rows from old ones)."""
+    connection = connections[router.db_for_write(Notification)]
+    if not connection.features.can_return_rows_from_bulk_insert:
+        return None
+    opts = Notification._meta
+    fields = [f for f in opts.concrete_fields if f is not opts.pk and not f.generated]
+    batch = connection.ops.bulk_batch_size(fields, rows) or len(rows)
+    ids = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            query = InsertQuery(Notification, on_conflict=OnConflict.IGNORE)
+            query.insert_values(fields, rows[start : start + batch])
+            compiler = query.get_compiler(connection=connection)
+            compiler.returning_fields = [opts.pk]
+            for statement, params in compiler.as_sql():
+                cursor.execute(statement, params)
+                ids.extend(row[0] for row in cursor.fetchall())
+    return ids
 
 
 def enqueue_send(ids):

@@ -7,7 +7,8 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Field, Func, Max
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -274,6 +275,12 @@ def unlock_due_activities(now=None, batch_size=None):
     touch one row of a thousand journeys, and every page of the tables and indexes once per
     step; taken by journey, a batch touches a few pages, and a backlog costs the same per
     row however many journeys there are.
+
+    Each batch looks for due rows after the last one a batch finished with (by
+    ``(unlock_at, id)``), not from the start: the rows opened before it stay in the index
+    until vacuum, and stepping over them in every batch would make a backlog cost more per
+    row the larger it is. Once nothing is left after that point, one more look from the
+    start catches what it passed over (rows another run held, rows added meanwhile).
     """
     now = now or timezone.now()
     batch_size = batch_size or coaching_settings.BATCH_SIZE
@@ -284,15 +291,24 @@ def unlock_due_activities(now=None, batch_size=None):
         enrollment__status=EnrollmentStatus.ACTIVE,
     )
     total = 0
+    after = None  # (unlock_at, id) of the last earliest-due row whose journey is done
     while True:
         with transaction.atomic():
             # Locked here too: a concurrent run takes other journeys.
-            journeys = set(
-                due_rows.order_by("unlock_at", "id")
-                .values_list("enrollment_id", flat=True)[: max(1, batch_size // 4)]
+            heads = due_rows if after is None else due_rows.filter(
+                GreaterThan(Row("unlock_at", "id"), Row(*after))
             )
+            heads = list(
+                heads.order_by("unlock_at", "id")
+                .values_list("enrollment_id", "unlock_at", "id")[: max(1, batch_size // 4)]
+            )
+            if not heads:
+                if after is None:
+                    return total
+                after = None
+                continue
             due = list(
-                due_rows.filter(enrollment_id__in=journeys)
+                due_rows.filter(enrollment_id__in={h[0] for h in heads})
                 # Just what the events and messages need: loading each row's engagement
                 # page would cost more than the rest of the batch.
                 .annotate(
@@ -304,9 +320,10 @@ def unlock_due_activities(now=None, batch_size=None):
                     "id", "public_id", "enrollment_id", "title", "unlock_rule", "stage_block_id"
                 )
                 .order_by("enrollment_id", "unlock_at", "id")[:batch_size]
-            ) if journeys else []
-            if not due:
+            )
+            if not due:  # cannot happen: the heads are due, and locked by this run
                 return total
+            after = _last_done(heads, due, batch_size, after)
             ClientActivity.objects.filter(
                 id__in=[r.id for r in due], state=ActivityState.LOCKED
             ).update(state=ActivityState.AVAILABLE, unlocked_at=now, updated_at=now)
@@ -332,3 +349,26 @@ def unlock_due_activities(now=None, batch_size=None):
                     now=now,
                 )
             total += len(due)
+
+
+class Row(Func):
+    """A row value, ``(a, b)``: compared column by column, it is served by an index on
+    ``(a, b)`` as a range."""
+
+    function = ""
+    output_field = Field()
+
+
+def _last_done(heads, due, batch_size, after):
+    """The last of ``heads`` (in due order) up to which every journey has all its due rows
+    in ``due``; ``after`` if the first head's journey did not fit in the batch."""
+    if len(due) < batch_size:
+        done = {h[0] for h in heads}
+    else:  # the batch may have stopped inside its last journey, and before later ones
+        done = {h[0] for h in heads if h[0] < due[-1].enrollment_id}
+    for enrollment_id, unlock_at, row_id in heads:
+        if enrollment_id not in done:
+            break
+        after = (unlock_at, row_id)
+    return after
+
