@@ -371,4 +371,3 @@ def _last_done(heads, due, batch_size, after):
             break
         after = (unlock_at, row_id)
     return after
-
