@@ -250,10 +250,15 @@ def test_paused_and_completed_engagements_say_so(client, client_user):
     assert "You completed Done one" in html
 
 
-def test_cancelled_enrollments_are_not_shown(client, client_user):
-    enrollment = enroll(client_user, make_engagement(title="Cancelled one"))
+def cancelled_enrollment(user, title):
+    enrollment = enroll(user, make_engagement(title=title))
     enrollment.status = EnrollmentStatus.CANCELLED
     enrollment.save()
+    return enrollment
+
+
+def test_cancelled_enrollments_are_not_shown(client, client_user):
+    cancelled_enrollment(client_user, "Cancelled one")
     html = dashboard(client, client_user)
     assert "not enrolled in an engagement yet" in html
     assert 'class="card journey' not in html
@@ -262,9 +267,7 @@ def test_cancelled_enrollments_are_not_shown(client, client_user):
 
 def test_recent_activity_is_of_the_journeys_shown(client, client_user):
     enroll(client_user, make_engagement(title="Still going"))
-    cancelled = enroll(client_user, make_engagement(title="Given up"))
-    cancelled.status = EnrollmentStatus.CANCELLED
-    cancelled.save()
+    cancelled_enrollment(client_user, "Given up")
     html = dashboard(client, client_user)
     assert "You joined Still going" in html
     assert "Given up" not in html
