@@ -18,10 +18,29 @@ def add_stage(page, title):
     return stage
 
 
+def choose_block(page, container, label, tries=3):
+    """Open the block menu of ``container``'s last "Insert a block" button and pick ``label``.
+
+    The first autosave creates the page and re-draws parts of the editor; a menu open at that
+    moment closes, and a person would open it again: so does this, up to ``tries`` times.
+    """
+    option = page.get_by_role("option", name=label, exact=True)
+    for _ in range(tries - 1):
+        container.get_by_role("button", name="Insert a block").last.click()
+        try:
+            expect(option).to_be_visible(timeout=5000)
+        except AssertionError:
+            page.keyboard.press("Escape")
+            continue
+        break
+    else:
+        container.get_by_role("button", name="Insert a block").last.click()
+    option.click()
+
+
 def add_activity(page, stage, kind, title, rule, days=None, rich_text="", **textboxes):
     """Insert an activity of ``kind`` (its label in the block menu) at the end of ``stage``."""
-    stage.get_by_role("button", name="Insert a block").last.click()
-    page.get_by_role("option", name=kind, exact=True).click()
+    choose_block(page, stage, kind)
     block = stage.get_by_role("region", name=re.compile("^" + re.escape(kind))).last
     block.get_by_role("textbox", name="Title*", exact=True).fill(title)
     block.get_by_role("combobox", name="Unlocks*").select_option(label=rule)
