@@ -6,6 +6,7 @@ import re
 import time
 
 from helpers import sign_in, unique
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 # -- 3. An admin builds an engagement in the page editor -----------------------------------
@@ -25,17 +26,17 @@ def choose_block(page, container, label, tries=3):
     moment can stay empty (seen once in CI), and a person would open it again: so does this, up
     to ``tries`` times.
     """
+    button = container.get_by_role("button", name="Insert a block").last
     option = page.get_by_role("option", name=label, exact=True)
     for _ in range(tries - 1):
-        container.get_by_role("button", name="Insert a block").last.click()
+        button.click()
         try:
-            expect(option).to_be_visible(timeout=5000)
-        except AssertionError:
+            option.wait_for(state="visible", timeout=5000)
+            break
+        except PlaywrightTimeoutError:
             page.keyboard.press("Escape")
-            continue
-        break
     else:
-        container.get_by_role("button", name="Insert a block").last.click()
+        button.click()
     option.click()
 
 

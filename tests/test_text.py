@@ -6,7 +6,7 @@ def test_a_name_inside_a_random_token_is_not_a_mention():
     assert not mentions(html, "Olly")
 
 
-def test_a_word_at_the_start_of_a_word_is_a_mention():
+def test_a_phrase_where_a_word_starts_is_a_mention():
     assert mentions("<p>Welcome, Olly.</p>", "Olly")
     assert mentions("<td>Olly Other</td>", "Olly Other")
     assert mentions("<th>Scores</th>", "Score")
