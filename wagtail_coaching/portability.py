@@ -2,7 +2,8 @@
 
 ``client_data(user)`` gathers everything the coaching app holds about one client in a fixed
 number of queries (one per kind, however long the history); ``as_json`` and ``as_csv_zip``
-turn it into a download (a zip of CSV files, one per kind, built with the standard library).
+turn it into a download (a zip of CSV files, one per kind, built with the standard library;
+cells that a spreadsheet would run as a formula are written as text, see ``utils.exports``).
 Times are ISO 8601 in UTC.
 
 ``erase_client(user, actor=...)`` anonymises a client while keeping the rows, states, dates
@@ -38,6 +39,7 @@ from .models import (
     SessionNote,
 )
 from .permissions import ROLE_CLIENT, scope_for
+from .utils.exports import csv_cell
 
 ERASED_NAME = "Anonymised"
 ERASED_NOTE = "[erased]"
@@ -232,10 +234,8 @@ def as_json(data):
 
 def _cell(value):
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    if value is None:
-        return ""
-    return value
+        value = json.dumps(value, ensure_ascii=False, default=str)
+    return csv_cell(value)
 
 
 def as_csv_zip(data):

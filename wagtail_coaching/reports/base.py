@@ -24,14 +24,7 @@ from ..admin.display import in_viewer_zone, person
 from ..admin.permission import forbidden, may
 from ..models import CoachAssignment, Cohort, Company, EngagementPage, Enrollment
 from ..permissions import visible
-
-# Leading characters that make a spreadsheet treat a cell as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_text(value):
-    """A name like "=HYPERLINK(...)" stays text in the spreadsheet."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+from ..utils.exports import SafeSpreadsheetExportMixin
 
 
 def zone():
@@ -154,13 +147,14 @@ class EnrollmentPeriodFilterSet(EnrollmentFilterSet):
 
 # -- The report view ---------------------------------------------------------------------------
 
-class CoachingReport(ReportView):
+class CoachingReport(SafeSpreadsheetExportMixin, ReportView):
     """A report over what ``action`` (a matrix action) lets the viewer see.
 
     Subclasses set ``slug``, ``page_title``, ``action``, ``columns`` (Wagtail table columns
     whose ``accessor`` reads a row dict) and implement ``rows(queryset)``; ``chart()`` may
     return a ``charts.Chart`` drawn above the table, and ``summary()`` a few headline
-    figures. The export has the table's columns, in the same order.
+    figures. The export has the table's columns, in the same order, its cells written by
+    ``utils.exports`` (no cell is ever a formula).
     """
 
     slug = None
@@ -248,14 +242,10 @@ class CoachingReport(ReportView):
         return super().as_spreadsheet(queryset, spreadsheet_format)
 
     def preprocess_field_value(self, field, value, export_format):
-        if value is None:
-            return ""
         if isinstance(value, datetime) and timezone.is_aware(value):
             # The time the page shows: a spreadsheet cell has no zone.
             local = timezone.localtime(value, self.export_zone).replace(tzinfo=None)
             return local if export_format == self.FORMAT_XLSX else f"{local:%Y-%m-%d %H:%M}"
-        if isinstance(value, str) and export_format == self.FORMAT_CSV:
-            return spreadsheet_text(value)
         return super().preprocess_field_value(field, value, export_format)
 
     def get_filename(self):
