@@ -153,7 +153,7 @@ def test_a_coach_edits_their_own_profile_but_not_their_limit(client, world):
     assert client.get(url).status_code == 200
     response = client.post(url, {
         "bio": "I help leaders.", "specialties": "", "languages": "en", "time_zone": "",
-        "active": "on", "max_clients": "99", "user": world.coach_b.pk,
+        "photo": "", "active": "on", "max_clients": "99", "user": world.coach_b.pk,
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     mine.refresh_from_db()
@@ -169,7 +169,7 @@ def test_admins_create_coach_profiles(client, world):
     newcomer = UserFactory(username="newcoach")
     response = as_user(client, world.admin).post(f"{COACHES}create/", {
         "user": newcomer.pk, "bio": "", "specialties": "", "languages": "", "time_zone": "",
-        "active": "on", "max_clients": "5",
+        "photo": "", "active": "on", "max_clients": "5",
     })
     assert response.status_code == 302, response.content.decode()[:2000]
     assert profile(newcomer).max_clients == 5

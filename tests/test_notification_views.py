@@ -199,6 +199,10 @@ def test_anonymous_visitors_sign_in_first(client, url):
 
 # -- Settings ---------------------------------------------------------------------------------
 
+# What the settings form sends besides its ticked boxes: the kinds it shows.
+SHOWN = sorted(optional_kinds())
+
+
 def checkbox(name):
     return f'name="enabled" value="{name}"'
 
@@ -232,7 +236,7 @@ def test_saving_settings(client, client_user):
     client.force_login(client_user)
     wanted = set(optional_kinds()) - {"session_reminder", "renewal_review"}
     # A forged staff or payment kind in the post changes nothing.
-    response = client.post(SETTINGS, {"enabled": [*wanted, "payment_problem"]})
+    response = client.post(SETTINGS, {"shown": SHOWN, "enabled": [*wanted, "payment_problem"]})
     assert response.status_code == 302 and response["Location"] == SETTINGS
     rows = NotificationPreference.objects.filter(user=client_user)
     assert set(rows.values_list("kind", flat=True)) == {"session_reminder", "renewal_review"}
@@ -241,13 +245,15 @@ def test_saving_settings(client, client_user):
     assert checkbox("session_reminder") + ">" in html
     assert checkbox("welcome") + " checked" in html
     # Switched back on: the row goes.
-    client.post(SETTINGS, {"enabled": [*wanted, "session_reminder"]})
+    client.post(SETTINGS, {"shown": SHOWN, "enabled": [*wanted, "session_reminder"]})
     assert set(rows.values_list("kind", flat=True)) == {"renewal_review"}
 
 
 def test_a_switched_off_kind_is_recorded_as_skipped_and_not_emailed(client, client_user):
     client.force_login(client_user)
-    client.post(SETTINGS, {"enabled": list(set(optional_kinds()) - {"session_reminder"})})
+    client.post(SETTINGS, {
+        "shown": SHOWN, "enabled": list(set(optional_kinds()) - {"session_reminder"}),
+    })
     reminder = note(client_user, "session_reminder", channel=EMAIL, payload=SESSION)
     welcome = note(client_user, "welcome", channel=EMAIL)
     mail.outbox.clear()

@@ -4,7 +4,8 @@
   paused, how often it fired in the last 30 days, and whether it is built in; a fixed number
   of queries however many rules;
 - "Add" and "Edit": the rule's trigger and its details, conditions and actions, checked
-  before anything is saved (``RuleForm``);
+  before anything is saved (``RuleForm``); a truncated or garbled submission of the actions
+  shows the form again with an error, never a server error;
 - the rule's page (inspect): the rule in words and its recent firings, with the actions
   ``rule_pause`` and ``rule_resume`` (POST) and ``rule_dry_run`` (GET: the enrollments the
   rule would act on now, with nothing fired), under ``/admin/coaching/rules/<id>/``.
@@ -21,6 +22,7 @@ the trigger, timing or conditions of an active time-based rule, so that it never
 everything that came due in the past.
 """
 
+import re
 from datetime import timedelta
 
 from django.contrib import messages
@@ -39,7 +41,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel, ObjectList
-from wagtail.blocks import StreamBlockValidationError, StructBlockValidationError
+from wagtail.blocks import (
+    BlockField,
+    StreamBlockValidationError,
+    StreamValue,
+    StructBlockValidationError,
+    StructValue,
+)
+from wagtail.blocks.list_block import ListValue
 from wagtail_modeladmin.helpers import ButtonHelper
 from wagtail_modeladmin.views import CreateView, EditView, InspectView
 
@@ -85,6 +94,12 @@ REACH_FIELDS = (
 )
 # Block ids listed in an error message, at most.
 CHOICES_SHOWN = 12
+# What Wagtail raises while reading a truncated or hand-made StreamField submission: a
+# missing "-count", "-type" or child field, a count or order that is not a number, a rich
+# text that is not Draftail's JSON.
+UNREADABLE_STREAM = (LookupError, ValueError, TypeError, AttributeError, OverflowError)
+# A block id as the editor makes them (a UUID); anything else in a submission is refused.
+BLOCK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 # -- Pausing and resuming (the only changes besides the form) ----------------------------------
@@ -134,6 +149,25 @@ class Program:
 
     def stage_choices(self):
         return _choices_text([f"{s.title} ({s.block_id})" for s in self.stages.values()])
+
+
+def _block_ids(value):
+    """Every block id inside a StreamField value, nested streams and lists included (a new
+    block has none yet: Wagtail gives it one when it is saved)."""
+    if isinstance(value, StructValue):
+        for child in value.values():
+            yield from _block_ids(child)
+        return
+    if isinstance(value, StreamValue):
+        children = list(value)
+    elif isinstance(value, ListValue):
+        children = value.bound_blocks
+    else:
+        return
+    for child in children:
+        if child.id:
+            yield child.id
+        yield from _block_ids(child.value)
 
 
 def _choices_text(items):
@@ -284,6 +318,45 @@ class RuleForm(WagtailAdminModelForm):
         for name, text in self.HELP.items():
             if name in self.fields:
                 self.fields[name].help_text = text
+        self.unreadable = self._set_aside_unreadable_streams() if self.is_bound else []
+
+    # The submission ------------------------------------------------------------------------------
+
+    def _set_aside_unreadable_streams(self):
+        """The StreamFields whose submission cannot be read (a truncated or garbled request).
+        Each is read as empty instead, so that the form shows again with an error rather
+        than failing; ``clean`` keeps anything from being saved."""
+        unreadable = []
+        for name, field in self.fields.items():
+            if isinstance(field, BlockField):
+                try:
+                    field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+                except UNREADABLE_STREAM:
+                    unreadable.append(name)
+        if unreadable:
+            data = self.data.copy()
+            for name in unreadable:
+                prefix = self.add_prefix(name)
+                for key in [k for k in data if k.startswith(f"{prefix}-")]:
+                    del data[key]
+                data[f"{prefix}-count"] = "0"
+            self.data = data
+        return unreadable
+
+    def _check_streams(self):
+        for name in self.unreadable:
+            self.add_error(name, StreamBlockValidationError(non_block_errors=[_(
+                "These could not be read: the form arrived incomplete or damaged. Nothing "
+                "was saved; please enter them again."
+            )]))
+        for name, field in self.fields.items():
+            value = self.cleaned_data.get(name)
+            if isinstance(field, BlockField) and value is not None and not all(
+                BLOCK_ID.fullmatch(block_id) for block_id in _block_ids(value)
+            ):
+                self.add_error(name, StreamBlockValidationError(non_block_errors=[_(
+                    "These could not be read: a block has a damaged id. Nothing was saved."
+                )]))
 
     # Trigger details ---------------------------------------------------------------------------
 
@@ -415,6 +488,7 @@ class RuleForm(WagtailAdminModelForm):
 
     def clean(self):
         data = super().clean()
+        self._check_streams()
         self._check_details(data)
         engagement = data.get("engagement")
         program = Program(engagement if isinstance(engagement, EngagementPage) else None)

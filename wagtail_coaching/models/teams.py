@@ -1,6 +1,10 @@
 """Teams, coaches and who coaches whom."""
 
+import zoneinfo
+from functools import lru_cache
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -8,6 +12,24 @@ from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 
 from ..conf import coaching_settings
+
+# The longest bio a coach profile takes (it is shown to clients choosing a coach).
+BIO_MAX_LENGTH = 5000
+
+
+@lru_cache(maxsize=1)
+def time_zone_names():
+    """Every IANA time zone name this system knows, e.g. "Europe/Paris"."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value):
+    """Refuse anything but an IANA time zone name (not a path, not an invented zone)."""
+    if value not in time_zone_names():
+        raise ValidationError(
+            _("This is not a time zone. Choose one from the list, such as Europe/Paris."),
+            code="invalid_time_zone",
+        )
 
 
 def team_role_choices():
@@ -56,10 +78,13 @@ class CoachProfile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coach_profile"
     )
-    bio = models.TextField(_("bio"), blank=True)
+    bio = models.TextField(_("bio"), max_length=BIO_MAX_LENGTH, blank=True)
     specialties = models.CharField(_("specialties"), max_length=255, blank=True)
     languages = models.CharField(_("languages"), max_length=255, blank=True)
-    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    # Empty: the site's time zone.
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True, validators=[validate_time_zone]
+    )
     video_link = models.URLField(
         _("video room"), blank=True, help_text=_("Where your 1:1 sessions take place.")
     )

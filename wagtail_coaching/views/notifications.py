@@ -8,7 +8,10 @@ message they want.
   and session-change messages are listed as always sent, without a checkbox. A kind
   switched off is a ``NotificationPreference`` row with ``enabled=False``; switching it
   back on deletes the row. The outbox reads these rows when it sends
-  (``outbox.send_notification`` records the message as skipped).
+  (``outbox.send_notification`` records the message as skipped). The form lists the kinds
+  it shows in hidden ``shown`` fields and only those change, so an empty or truncated POST
+  (no ``shown``) is refused with a 400 and changes nothing: it is never read as "switch
+  everything off". Switching every optional message off is its own button.
 
 A person only ever sees and changes their own.
 """
@@ -130,18 +133,35 @@ class NotificationSettingsView(ClientViewMixin, View):
     template_name = "wagtail_coaching/notifications/settings.html"
     http_method_names = ["get", "post", "head"]
 
-    def render(self, request):
+    def render(self, request, error=None, status=200):
         choices = kind_choices(request.user)
         return TemplateResponse(request, self.template_name, {
             "client_kinds": [c for c in choices if not c.staff],
             "staff_kinds": [c for c in choices if c.staff],
-        })
+            "error": error,
+        }, status=status)
 
     def get(self, request):
         return self.render(request)
 
     def post(self, request):
-        shown = [c.name for c in kind_choices(request.user) if c.optional]
-        save_preferences(request.user.pk, shown, request.POST.getlist("enabled"))
-        messages.success(request, _("Your notification settings are saved."))
+        optional = {c.name for c in kind_choices(request.user) if c.optional}
+        # Only the kinds the page showed change; a kind it did not show, or one this reader
+        # may not switch off, is ignored.
+        shown = optional & set(request.POST.getlist("shown"))
+        if not shown:
+            return self.render(request, status=400, error=_(
+                "Your settings were not saved: the form arrived incomplete. Nothing was "
+                "changed; please try again."
+            ))
+        all_off = request.POST.get("all_off") == "1"
+        enabled = () if all_off else request.POST.getlist("enabled")
+        save_preferences(request.user.pk, shown, enabled)
+        if all_off:
+            messages.success(request, _(
+                "Optional messages are switched off. Payments and changes to what you are "
+                "booked on are still sent."
+            ))
+        else:
+            messages.success(request, _("Your notification settings are saved."))
         return redirect(reverse("wagtail_coaching:notification_settings"))
