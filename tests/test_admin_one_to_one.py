@@ -293,7 +293,10 @@ def test_the_sessions_list_links_the_client_card_and_filters(client, world):
         assert listed_sessions(client.get(SESSIONS + "?when=upcoming")) == []
     assert listed_sessions(client.get(SESSIONS + "?when=upcoming")) == ["client_a1", "client_b1"]
     assert listed_sessions(client.get(f"{SESSIONS}?coach={world.coach_b.pk}")) == ["client_b1"]
-    assert listed_sessions(client.get(SESSIONS + "?status=cancelled")) == []
+    assert listed_sessions(client.get(SESSIONS + "?status__exact=cancelled")) == []
+    # The bare field name is no filter of this list: ignored, never passed to the ORM.
+    assert listed_sessions(client.get(SESSIONS + "?status=cancelled")) == [
+        "client_a1", "client_b1"]
 
 
 # -- The 1:1 session page ----------------------------------------------------------------------

@@ -1,10 +1,12 @@
 from django.urls import include, path
 
+from .utils.input import guard_urlpatterns
 from .views import booking, client, notifications, portability, sessions, team
 
 app_name = "wagtail_coaching"
 
-urlpatterns = [
+# Every view refuses NUL bytes and over-long parameters (utils.input) before it runs.
+urlpatterns = guard_urlpatterns([
     path("", client.DashboardView.as_view(), name="dashboard"),
     path("activity/<uuid:public_id>/", client.ActivityView.as_view(), name="activity"),
     path(
@@ -46,4 +48,4 @@ urlpatterns = [
         "notifications/settings/", notifications.NotificationSettingsView.as_view(),
         name="notification_settings",
     ),
-]
+])

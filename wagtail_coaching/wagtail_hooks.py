@@ -8,7 +8,9 @@ from .admin import assets, panels, search
 from .admin import urls as admin_urls
 from .admin.modeladmins import CoachingAdminGroup
 from .admin.orders import SalesAdminGroup
+from .models import EngagementPageMixin, OfferPageMixin
 from .reports import REPORTS
+from .utils.input import bad_input_response, input_problem
 
 modeladmin_register(CoachingAdminGroup)
 modeladmin_register(SalesAdminGroup)
@@ -17,6 +19,16 @@ hooks.register("register_admin_search_area", search.clients_search_area)
 hooks.register("construct_homepage_panels", panels.add_coaching_panels)
 hooks.register("insert_global_admin_js", assets.global_admin_js)
 hooks.register("insert_global_admin_css", assets.global_admin_css)
+
+
+@hooks.register("before_serve_page")
+def refuse_bad_input_on_our_pages(page, request, serve_args, serve_kwargs):
+    """Engagement and offer pages refuse what the package's own views refuse."""
+    if isinstance(page, EngagementPageMixin | OfferPageMixin):
+        problem = input_problem(request)
+        if problem:
+            return bad_input_response(problem)
+    return None
 
 
 def _report_menu_item(report, order):

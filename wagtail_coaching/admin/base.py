@@ -1,17 +1,32 @@
-"""The base of the coaching admin's lists: a ModelAdmin that asks the permission matrix.
+"""The base of the coaching admin's lists: a ModelAdmin that asks the permission matrix, and
+whose lists read only the parameters they declare.
 
 It lives apart from ``modeladmins`` so that the admins of other areas (group sessions, 1:1
 sessions) can build on it while ``modeladmins`` lists them in the Coaching menu.
+
+wagtail-modeladmin turns every query parameter its list filters do not claim into a queryset
+filter, across relations (``?client__password__startswith=...`` would read a password hash
+back one character at a time). ``DeclaredFiltersIndexView`` closes that for every list here:
+a list honours its declared filters (``list_filter``), search (``q``), ordering (``o``),
+paging (``p``) and export; anything else is ignored and never reaches the ORM; a declared
+filter given a value it cannot use is answered 400.
 """
 
+from django.contrib.admin.filters import FieldListFilter
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import get_fields_from_path, lookup_spawns_duplicates
+from django.db import models
 from django.db.models import Count, IntegerField, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.urls import re_path
-from wagtail_modeladmin.options import ModelAdmin
-from wagtail_modeladmin.views import InspectView
+from django.utils.translation import gettext as _
+from wagtail_modeladmin.options import ModelAdmin, ModelAdminGroup
+from wagtail_modeladmin.views import IndexView, InspectView
 
 from ..permissions import visible
+from ..utils.exports import SafeSpreadsheetExportMixin
+from ..utils.input import guard_urlpatterns
 from .permission import may_use_admin, refusing
 
 
@@ -26,6 +41,61 @@ def _count(queryset, field):
     )
 
 
+class DeclaredFiltersIndexView(SafeSpreadsheetExportMixin, IndexView):
+    """modeladmin's list, honouring only the parameters it declares (see the module); its
+    CSV/XLSX export cells are written by ``utils.exports`` (never a formula)."""
+
+    def declared_parameters(self):
+        """The parameters this list reads: its filters' own, search, ordering, paging and
+        export. Known once ``get_filters`` has built the filters."""
+        claimed = set().union(*(spec.expected_parameters() for spec in self.all_filter_specs))
+        return claimed | {
+            self.ORDER_VAR, self.ORDER_TYPE_VAR, self.SEARCH_VAR, self.PAGE_VAR, self.EXPORT_VAR
+        }
+
+    def _filter_spec(self, list_filter, request, lookup_params):
+        if callable(list_filter):
+            return list_filter(request, lookup_params, self.model, self.model_admin), False
+        if isinstance(list_filter, tuple | list):
+            field, spec_class = list_filter
+        else:
+            field, spec_class = list_filter, FieldListFilter.create
+        field_path = None
+        if not isinstance(field, models.Field):
+            field_path = field
+            field = get_fields_from_path(self.model, field_path)[-1]
+        spec = spec_class(
+            field, request, lookup_params, self.model, self.model_admin, field_path=field_path
+        )
+        return spec, lookup_spawns_duplicates(self.opts, field_path)
+
+    def get_filters(self, request):
+        # Each filter takes its own parameters out of ``lookup_params``; what is left was
+        # not declared by any filter and is dropped here (modeladmin would filter by it).
+        lookup_params = self.get_filters_params()
+        self.all_filter_specs, filter_specs, use_distinct = [], [], False
+        for list_filter in self.list_filter or ():
+            spec, distinct = self._filter_spec(list_filter, request, lookup_params)
+            use_distinct = use_distinct or distinct
+            self.all_filter_specs.append(spec)
+            if spec and spec.has_output():
+                filter_specs.append(spec)
+        # Links the list builds (filters, ordering, pages) carry no undeclared parameter.
+        declared = self.declared_parameters()
+        for key in [key for key in self.params if key not in declared]:
+            del self.params[key]
+        return filter_specs, bool(filter_specs), {}, use_distinct
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest(
+                _("This list cannot be filtered that way."),
+                content_type="text/plain; charset=utf-8",
+            )
+
+
 class MatrixModelAdmin(ModelAdmin):
     """A ModelAdmin whose lists are ``visible()`` and whose objects exist only there.
 
@@ -35,6 +105,7 @@ class MatrixModelAdmin(ModelAdmin):
 
     admin_views = ("index", "create", "edit", "inspect")
     history_view_enabled = False
+    index_view_class = DeclaredFiltersIndexView
 
     @property
     def view_action(self):
@@ -49,7 +120,7 @@ class MatrixModelAdmin(ModelAdmin):
 
     def get_visible_object(self, request, instance_pk):
         """The object, if the viewer may see it; otherwise it does not exist."""
-        if not str(instance_pk).isdigit():
+        if not str(instance_pk).isdecimal():
             raise Http404
         obj = self.get_queryset(request).filter(pk=instance_pk).first()
         if obj is None:
@@ -90,6 +161,14 @@ class MatrixModelAdmin(ModelAdmin):
 
     def history_view(self, request, instance_pk):
         raise Http404
+
+
+class GuardedModelAdminGroup(ModelAdminGroup):
+    """A menu of lists whose every URL (the lists' own and any view an admin adds) refuses
+    NUL bytes and over-long parameters before the view runs (``utils.input``)."""
+
+    def get_admin_urls_for_registration(self):
+        return tuple(guard_urlpatterns(list(super().get_admin_urls_for_registration())))
 
 
 class ContextInspectView(InspectView):

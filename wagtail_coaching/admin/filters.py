@@ -21,7 +21,7 @@ class _IdFilter(SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        if not value.isdigit():
+        if not value.isdecimal():
             return queryset.none()
         return self.filter_by(queryset, int(value))
 

@@ -1,14 +1,15 @@
 """The "Coaching" menu: clients, teams, coaches, companies and cohorts, built on
 wagtail-modeladmin with every list and permission taken from the matrix."""
 
+from django import forms
 from django.contrib.admin import display
 from django.db.models import OuterRef, Prefetch, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, InlinePanel, ObjectList
 from wagtail_modeladmin.helpers import ButtonHelper
-from wagtail_modeladmin.options import ModelAdminGroup
 from wagtail_modeladmin.views import CreateView, EditView
 
 from ..journeys.queries import VISIBLE_STATES
@@ -24,9 +25,10 @@ from ..models import (
     Team,
     TeamMembership,
 )
+from ..models.teams import time_zone_names
 from ..permissions import visible
 from . import one_to_one
-from .base import ContextInspectView, MatrixModelAdmin, _count
+from .base import ContextInspectView, GuardedModelAdminGroup, MatrixModelAdmin, _count
 from .display import card_link, person
 from .enrolling import EnrollClientView
 from .filters import CoachFilter, CohortFilter, CompanyFilter, EngagementFilter
@@ -181,11 +183,52 @@ COACH_PANELS = [
 ]
 
 
+def time_zone_choices():
+    return [("", _("The site's time zone"))] + [
+        (name, name) for name in sorted(time_zone_names())
+    ]
+
+
+class CoachProfileForm(WagtailAdminModelForm):
+    """A coach profile, from the Coaches list's "Add" and "Edit".
+
+    The time zone is one of the IANA list. A submission that lacks any of the form's fields
+    (a truncated or hand-made request, as opposed to a box left unticked, which a browser
+    leaves out) is refused whole: it never blanks the profile nor switches "taking clients"
+    off.
+    """
+
+    time_zone = forms.ChoiceField(
+        label=gettext_lazy("time zone"), choices=time_zone_choices, required=False,
+        error_messages={"invalid_choice": gettext_lazy("Choose a time zone from the list.")},
+    )
+
+    def clean(self):
+        data = super().clean()
+        missing = [
+            name for name, field in self.fields.items()
+            if field.widget.value_omitted_from_data(self.data, self.files, self.add_prefix(name))
+        ]
+        for name in missing:
+            self.add_error(name, _("This field was missing from the form sent."))
+        if missing:
+            raise forms.ValidationError(
+                _("The form arrived incomplete, so nothing was saved. Please fill it in "
+                  "again."),
+                code="incomplete",
+            )
+        return data
+
+
+def coach_panels(names):
+    return ObjectList(
+        [FieldPanel(name) for name in names], base_form_class=CoachProfileForm
+    ).bind_to_model(CoachProfile)
+
+
 class CoachCreateView(CreateView):
     def get_edit_handler(self):
-        return ObjectList([FieldPanel(name) for name in COACH_PANELS]).bind_to_model(
-            CoachProfile
-        )
+        return coach_panels(COACH_PANELS)
 
 
 class CoachEditView(EditView):
@@ -196,7 +239,7 @@ class CoachEditView(EditView):
         names = [n for n in COACH_PANELS if n != "user"]
         if not self.permission_helper.user_can_create(self.request.user):
             names.remove("max_clients")
-        return ObjectList([FieldPanel(name) for name in names]).bind_to_model(CoachProfile)
+        return coach_panels(names)
 
 
 class CoachesAdmin(MatrixModelAdmin):
@@ -365,7 +408,7 @@ class CohortsAdmin(MatrixModelAdmin):
         }
 
 
-class CoachingAdminGroup(ModelAdminGroup):
+class CoachingAdminGroup(GuardedModelAdminGroup):
     """One "Coaching" menu; each item shows only to roles the matrix lets list it."""
 
     menu_label = gettext_lazy("Coaching")

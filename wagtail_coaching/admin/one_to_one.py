@@ -237,7 +237,7 @@ class SlotCoachFilter(SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        if not value.isdigit():
+        if not value.isdecimal():
             return queryset.none()
         return queryset.filter(coach_id=int(value))
 

@@ -1,4 +1,4 @@
-"""The Sales menu: orders with filters and CSV export, manual grants for offline (B2B)
+"""The Sales menu: orders with filters and CSV/XLSX export, manual grants for offline (B2B)
 payments, refunds through Stripe, the sales managers' referral codes and the Stripe event
 log.
 
@@ -21,8 +21,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail_modeladmin.helpers import ButtonHelper
-from wagtail_modeladmin.options import ModelAdminGroup
-from wagtail_modeladmin.views import IndexView, InstanceSpecificView, WMABaseView
+from wagtail_modeladmin.views import InstanceSpecificView, WMABaseView
 
 from ..models import OfferPage, Order, SalesManagerProfile, StripeEvent
 from ..models.offers import currency_validator
@@ -30,13 +29,11 @@ from ..payments.errors import PaymentError
 from ..payments.fulfilment import grant_offer
 from ..payments.refunds import request_refund
 from ..payments.stripe_client import stripe_enabled
+from .base import DeclaredFiltersIndexView, GuardedModelAdminGroup
 from .modeladmins import MatrixModelAdmin
 from .permission import MatrixPermissionHelper, forbidden, may, refusing
 
 TEMPLATES = "wagtail_coaching/offers/admin/"
-
-# Leading characters that make a spreadsheet treat a cell as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class OrderPermissionHelper(MatrixPermissionHelper):
@@ -80,7 +77,7 @@ class SalesManagerFilter(SimpleListFilter):
         value = self.value()
         if value == "none":
             return queryset.filter(sales_manager__isnull=True)
-        if value and value.isdigit():
+        if value and value.isdecimal():
             return queryset.filter(sales_manager_id=int(value))
         return queryset
 
@@ -95,7 +92,10 @@ def _safe_attr(item, path):
     return item
 
 
-class OrderIndexView(IndexView):
+class OrderIndexView(DeclaredFiltersIndexView):
+    """The orders list; its CSV/XLSX export is written by ``utils.exports`` (an email address
+    like "=HYPERLINK(...)" stays text), as every list's is."""
+
     def check_action_permitted(self, user):
         return may(user, "view_order")
 
@@ -107,13 +107,6 @@ class OrderIndexView(IndexView):
         if heading is None:
             heading = self.model._meta.get_field(field).verbose_name
         return capfirst(str(heading))
-
-    def preprocess_field_value(self, field, value, export_format):
-        result = super().preprocess_field_value(field, value, export_format)
-        # A name like "=HYPERLINK(...)" must stay text in the buyer's spreadsheet.
-        if isinstance(result, str) and result.startswith(FORMULA_PREFIXES):
-            result = "'" + result
-        return result
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -371,7 +364,7 @@ class StripeEventAdmin(MatrixModelAdmin):
     )
 
 
-class SalesAdminGroup(ModelAdminGroup):
+class SalesAdminGroup(GuardedModelAdminGroup):
     menu_label = gettext_lazy("Sales")
     menu_icon = "tag"
     menu_order = 300

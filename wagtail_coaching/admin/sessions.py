@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.generic.edit import FormView
 from wagtail_modeladmin.helpers import ButtonHelper
-from wagtail_modeladmin.views import IndexView, InspectView, InstanceSpecificView, WMABaseView
+from wagtail_modeladmin.views import InspectView, InstanceSpecificView, WMABaseView
 
 from ..conf import coaching_settings
 from ..journeys.errors import JourneyError
@@ -68,7 +68,7 @@ from ..scheduling import (
 )
 from ..scheduling.sessions import MAX_SERIES, change_co_coaches, send_invitations_later
 from ..views.client import user_time_zone
-from .base import MatrixModelAdmin, _count
+from .base import DeclaredFiltersIndexView, MatrixModelAdmin, _count
 from .card import CoachingAdminView
 from .display import in_viewer_zone, person
 from .filters import _IdFilter
@@ -744,7 +744,7 @@ class GroupSessionButtonHelper(ButtonHelper):
         return super().get_buttons_for_obj(obj, exclude, classnames_add, classnames_exclude)
 
 
-class SessionIndexView(IndexView):
+class SessionIndexView(DeclaredFiltersIndexView):
     """The list, with a "week of" label on the first session of each week."""
 
     def get_page_subtitle(self):
@@ -1149,7 +1149,7 @@ class AttendanceView(SessionActionView):
                 if not key.startswith(self.FIELD):
                     continue
                 user_id = key.removeprefix(self.FIELD)
-                if not user_id.isdigit():
+                if not user_id.isdecimal():
                     raise InvalidSchedule(_("Only people on the session's list can be marked."))
                 marks[int(user_id)] = value
             if not marks:

@@ -5,11 +5,12 @@ modeladmin's, named ``coaching_<list>_modeladmin_<view>``."""
 from django.urls import path
 
 from ..reports import urlpatterns as reports_urlpatterns
+from ..utils.input import guard_urlpatterns
 from . import card, enrolling, one_to_one, rules, sessions
 
 app_name = "wagtail_coaching_admin"
 
-urlpatterns = [
+urlpatterns = guard_urlpatterns([
     path("client/<uuid:public_id>/", card.ClientCardView.as_view(), name="client_card"),
     path(
         "client/<uuid:public_id>/extra-activity/", card.AddExtraActivityView.as_view(),
@@ -37,4 +38,4 @@ urlpatterns = [
     *one_to_one.urlpatterns,
     *rules.urlpatterns,
     *reports_urlpatterns,
-]
+])
