@@ -29,3 +29,55 @@ def test_the_test_run_cannot_reach_the_network():
 
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("93.184.216.34", 443), timeout=1)
+
+
+# -- The checks run through Django's own command -------------------------------------------------
+
+def test_the_app_registers_its_checks_without_anyone_importing_them():
+    """A fresh process that only sets Django up has every check of the package registered:
+    nothing but the app config imports the check modules."""
+    import subprocess
+    import sys
+
+    script = (
+        "import django; django.setup()\n"
+        "from django.core.checks.registry import registry\n"
+        "print(sorted({c.__module__ for c in registry.get_checks()}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    ).stdout
+    assert "'wagtail_coaching.checks'" in out
+    assert "'wagtail_coaching.payments.checks'" in out
+
+
+def test_check_command_warns_when_apps_are_in_the_wrong_order(monkeypatch):
+    import pytest
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    apps = [a for a in settings.INSTALLED_APPS if a != "django_dramatiq"]
+    monkeypatch.setattr(settings, "INSTALLED_APPS", [*apps, "django_dramatiq"])
+    with pytest.raises(SystemCheckError, match="wagtail_coaching.W001"):
+        call_command("check", fail_level="WARNING")
+
+
+def test_check_command_warns_when_failed_jobs_are_not_recorded(monkeypatch):
+    import dramatiq.broker
+    import pytest
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+    from dramatiq.brokers.stub import StubBroker
+
+    monkeypatch.setattr(dramatiq.broker, "global_broker", StubBroker())
+    with pytest.raises(SystemCheckError, match="wagtail_coaching.W002"):
+        call_command("check", fail_level="WARNING")
+
+
+def test_check_command_is_quiet_on_a_configured_site(capsys):
+    from django.core.management import call_command
+
+    call_command("check", fail_level="WARNING")
+    assert "wagtail_coaching" not in capsys.readouterr().err

@@ -12,7 +12,10 @@ class WagtailCoachingConfig(AppConfig):
         # Signal receivers (program sync on publish).
         # Actors are declared here, after the host's broker is configured (django_dramatiq
         # must come before this app in INSTALLED_APPS), never at models import time.
+        # System checks register themselves when their modules are imported.
         from . import (
+            checks,  # noqa: F401
             signal_handlers,  # noqa: F401
             tasks,  # noqa: F401
         )
+        from .payments import checks as payment_checks  # noqa: F401
