@@ -27,3 +27,8 @@ class RefundNotPossible(PaymentError):
 
 class StripeUnavailable(PaymentError):
     """Stripe refused or could not be reached; nothing was changed here."""
+
+
+class UnprocessableEvent(PaymentError):
+    """A genuine Stripe event whose data can never be handled (a value of the wrong type, an
+    impossible time, characters no database stores). It is recorded as failed and not retried."""

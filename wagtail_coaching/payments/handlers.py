@@ -6,6 +6,10 @@ string (stored on the ``StripeEvent``). Every handler is idempotent and none of 
 metadata: an order is found by ``client_reference_id`` and must match the stored session id,
 amount and currency, or by the subscription / payment ids recorded from its verified session.
 
+Handlers read the object through ``StripeFields`` before they change anything: a field of the
+wrong type (an id that is a number, an amount that is a string) raises ``UnprocessableEvent``,
+so such an event changes nothing and is not retried.
+
 Events may arrive in any order. One about a subscription or payment not linked to an order
 yet is *deferred* and applied, in creation order, as soon as the order is linked.
 """
@@ -16,10 +20,12 @@ import logging
 import uuid
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 
-from ..models import EventKind, OrderStatus, PaymentModel, StripeEvent
+from ..models import EventKind, Order, OrderStatus, PaymentModel, StripeEvent
 from ..models.offers import FINAL_DISPUTE_STATUSES
+from .errors import UnprocessableEvent
 from .fulfilment import apply_access, fulfil, lock_order, orders_for_update, record_on_grants
 from .money import exponent
 
@@ -32,6 +38,14 @@ PAID_SESSION_STATUSES = ("paid", "no_payment_required")
 PAYABLE_STATUSES = (
     OrderStatus.PENDING, OrderStatus.FAILED, OrderStatus.EXPIRED, OrderStatus.CANCELLED,
 )
+
+# Unix times an event can mean: the epoch to the year 3000 (Python's datetimes end at 9999,
+# and showing one near that end in a local time zone overflows).
+LATEST_TIMESTAMP = 32_503_680_000
+# Above any amount Stripe charges (eight digits in the smallest unit), far below any limit.
+MAX_AMOUNT = 10**12
+# Length of Stripe ids and short strings we store (the widest of the Order's Stripe columns).
+MAX_ID_LENGTH = 255
 
 
 @dataclasses.dataclass
@@ -50,20 +64,102 @@ class Deferred:
     outcome: str = "deferred"
 
 
-def _id(value):
-    if isinstance(value, dict):
-        return value.get("id") or ""
-    return value or ""
-
-
-def _timestamp(value):
-    if value in (None, ""):
+def timestamp_or_none(value):
+    """``value`` (a Unix time) as an aware datetime, or None unless it is a plausible one."""
+    if isinstance(value, bool) or not isinstance(value, int):
         return None
-    return datetime.datetime.fromtimestamp(int(value), tz=datetime.UTC)
+    if not 0 <= value <= LATEST_TIMESTAMP:
+        return None
+    return datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
+
+
+def shown(value, limit=60):
+    """``value`` for an error message: ASCII only (no NUL reaches a log or a column), short."""
+    text = ascii(value)
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
+class StripeFields:
+    """Typed reads of one object in an event.
+
+    A field that is absent or null reads as empty. Any other value of the wrong type raises
+    ``UnprocessableEvent`` naming where it was: no retry can make it right.
+    """
+
+    def __init__(self, obj, where="object"):
+        if obj is None:
+            obj = {}
+        if not isinstance(obj, dict):
+            raise UnprocessableEvent(f"{where} is not an object: {shown(obj)}")
+        self.obj = obj
+        self.where = where
+
+    def _wrong(self, key, expected):
+        return UnprocessableEvent(
+            f"{self.where}.{key} is not {expected}: {shown(self.obj.get(key))}"
+        )
+
+    def text(self, key, max_length=MAX_ID_LENGTH):
+        value = self.obj.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str) or len(value) > max_length:
+            raise self._wrong(key, f"a string of at most {max_length} characters")
+        return value
+
+    def id(self, key):
+        """A Stripe id, or the id of the object when Stripe expanded it."""
+        if isinstance(self.obj.get(key), dict):
+            return self.child(key).text("id")
+        return self.text(key)
+
+    def amount(self, key):
+        """An amount in the currency's smallest unit, or None."""
+        value = self.obj.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:
+            raise self._wrong(key, "an amount in the currency's smallest unit")
+        return value
+
+    def flag(self, key):
+        value = self.obj.get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self._wrong(key, "true or false")
+        return value
+
+    def timestamp(self, key):
+        value = self.obj.get(key)
+        if value is None:
+            return None
+        moment = timestamp_or_none(value)
+        if moment is None:
+            raise self._wrong(key, "a Unix time")
+        return moment
+
+    def child(self, key):
+        return StripeFields(self.obj.get(key), f"{self.where}.{key}")
+
+    def items(self, key):
+        """The objects of the Stripe list (``{"object": "list", "data": [...]}``) at ``key``."""
+        listing = self.child(key)
+        data = listing.obj.get("data")
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise listing._wrong("data", "a list")
+        return [StripeFields(item, f"{listing.where}.data[{i}]") for i, item in enumerate(data)]
 
 
 def from_minor_units(value, currency):
     return Decimal(int(value or 0)) / (Decimal(10) ** exponent(currency))
+
+
+def _largest_refund():
+    field = Order._meta.get_field("amount_refunded")
+    return Decimal(10) ** (field.max_digits - field.decimal_places)
 
 
 # -- Checkout sessions ----------------------------------------------------------------------
@@ -75,8 +171,17 @@ def order_for_session(session):
     Looked up by ``client_reference_id`` only; the stored session id, currency and amount
     must match, so an event about someone else's order or a doctored amount grants nothing.
     """
+    fields = StripeFields(session)
+    session_id = fields.text("id")
+    reference = fields.text("client_reference_id")
+    currency = fields.text("currency").lower()
+    # Before discounts: promotion codes lower the total, never the subtotal.
+    subtotal = fields.amount("amount_subtotal")
+    if subtotal is None:
+        subtotal = fields.amount("amount_total")
+    mode = fields.text("mode")
     try:
-        public_id = uuid.UUID(str(session.get("client_reference_id") or ""))
+        public_id = uuid.UUID(reference)
     except ValueError:
         return None, "unknown_order"
     order = (
@@ -84,48 +189,46 @@ def order_for_session(session):
     )
     if order is None:
         return None, "unknown_order"
-    if not order.stripe_session_id or session.get("id") != order.stripe_session_id:
-        logger.warning("Session %s does not belong to order %s", session.get("id"), public_id)
+    if not order.stripe_session_id or session_id != order.stripe_session_id:
+        logger.warning("Session %s does not belong to order %s", session_id, public_id)
         return None, "session_mismatch"
-    if (session.get("currency") or "").lower() != order.currency:
-        logger.warning("Session %s: currency differs from order %s", session.get("id"), public_id)
+    if currency != order.currency:
+        logger.warning("Session %s: currency differs from order %s", session_id, public_id)
         return None, "amount_mismatch"
-    # Before discounts: promotion codes lower the total, never the subtotal. A trial's first
-    # session is for nothing.
-    subtotal = session.get("amount_subtotal")
-    if subtotal is None:
-        subtotal = session.get("amount_total")
+    # A trial's first session is for nothing.
     expected = order.amount_minor
     if subtotal != expected and not (order.trial_days and subtotal == 0):
-        logger.warning("Session %s: amount differs from order %s", session.get("id"), public_id)
+        logger.warning("Session %s: amount differs from order %s", session_id, public_id)
         return None, "amount_mismatch"
     expected_mode = "subscription" if order.is_recurring else "payment"
-    if session.get("mode") and session.get("mode") != expected_mode:
+    if mode and mode != expected_mode:
         return None, "mode_mismatch"
     return order, ""
 
 
 def apply_checkout_session(session, ctx):
     """A checkout session as Stripe reports it (webhook or API): fulfil once it is paid."""
+    fields = StripeFields(session)
+    links = (
+        ("stripe_payment_intent_id", fields.id("payment_intent")),
+        ("stripe_subscription_id", fields.id("subscription")),
+        ("stripe_customer_id", fields.id("customer")),
+    )
+    paid = (
+        fields.text("status") == "complete"
+        and fields.text("payment_status") in PAID_SESSION_STATUSES
+    )
     order, problem = order_for_session(session)
     if order is None:
         return problem
     changed = []
-    for field, value in (
-        ("stripe_payment_intent_id", _id(session.get("payment_intent"))),
-        ("stripe_subscription_id", _id(session.get("subscription"))),
-        ("stripe_customer_id", _id(session.get("customer"))),
-    ):
+    for field, value in links:
         if value and not getattr(order, field):
             setattr(order, field, value)
             changed.append(field)
     if changed:
         order.save(update_fields=[*changed, "updated_at"])
 
-    paid = (
-        session.get("status") == "complete"
-        and session.get("payment_status") in PAID_SESSION_STATUSES
-    )
     if not paid:
         return "awaiting_payment"
     if order.fulfilled_at is not None or order.status not in PAYABLE_STATUSES:
@@ -181,20 +284,20 @@ def checkout_expired(session, ctx):
 
 
 def invoice_subscription_id(invoice):
+    fields = StripeFields(invoice)
     # API versions before 2025-03 put it on the invoice, later ones under parent.
-    direct = _id(invoice.get("subscription"))
-    if direct:
-        return direct
-    details = (invoice.get("parent") or {}).get("subscription_details") or {}
-    return _id(details.get("subscription"))
+    return fields.id("subscription") or (
+        fields.child("parent").child("subscription_details").id("subscription")
+    )
 
 
 def invoice_payment_intent(invoice):
-    direct = _id(invoice.get("payment_intent"))
+    fields = StripeFields(invoice)
+    direct = fields.id("payment_intent")
     if direct:
         return direct
-    for payment in (invoice.get("payments") or {}).get("data") or []:
-        intent = _id((payment.get("payment") or {}).get("payment_intent"))
+    for payment in fields.items("payments"):
+        intent = payment.child("payment").id("payment_intent")
         if intent:
             return intent
     return ""
@@ -203,21 +306,20 @@ def invoice_payment_intent(invoice):
 def invoice_period_end(invoice):
     """End of the service period paid for (the lines say it; ``period_end`` of a
     subscription invoice is the previous period's)."""
-    ends = [
-        (line.get("period") or {}).get("end")
-        for line in (invoice.get("lines") or {}).get("data") or []
-    ]
+    fields = StripeFields(invoice)
+    ends = [line.child("period").timestamp("end") for line in fields.items("lines")]
     ends = [e for e in ends if e]
-    return _timestamp(max(ends)) if ends else _timestamp(invoice.get("period_end"))
+    return max(ends) if ends else fields.timestamp("period_end")
 
 
 def subscription_period_end(subscription):
-    end = subscription.get("current_period_end")
+    fields = StripeFields(subscription)
+    end = fields.timestamp("current_period_end")
     if not end:
-        items = (subscription.get("items") or {}).get("data") or []
-        ends = [i.get("current_period_end") for i in items if i.get("current_period_end")]
+        ends = [item.timestamp("current_period_end") for item in fields.items("items")]
+        ends = [e for e in ends if e]
         end = max(ends) if ends else None
-    return _timestamp(end or subscription.get("ended_at"))
+    return end or fields.timestamp("ended_at")
 
 
 def _order_for_subscription(subscription_id):
@@ -229,26 +331,28 @@ def _order_for_subscription(subscription_id):
 
 
 def invoice_paid(invoice, ctx):
+    fields = StripeFields(invoice)
     subscription_id = invoice_subscription_id(invoice)
+    invoice_id = fields.text("id")
+    amount_paid = fields.amount("amount_paid")
+    period_end = invoice_period_end(invoice)
+    intent = invoice_payment_intent(invoice)
     if not subscription_id:
         return "ignored"
     order = _order_for_subscription(subscription_id)
     if order is None:
         return Deferred(subscription_id)
-    invoice_id = invoice.get("id")
     if invoice_id in order.stripe_invoice_ids:
         return "already_processed"
     order.stripe_invoice_ids = [*order.stripe_invoice_ids, invoice_id]
-    if order.payment_model == PaymentModel.INSTALLMENTS and (invoice.get("amount_paid") or 0):
+    if order.payment_model == PaymentModel.INSTALLMENTS and amount_paid:
         order.installments_paid += 1
-    period_end = invoice_period_end(invoice)
     if period_end and (order.access_until is None or period_end > order.access_until):
         order.access_until = period_end
     if order.last_paid_at is None or ctx.created > order.last_paid_at:
         order.last_paid_at = ctx.created
     if order.past_due_since is not None and ctx.created >= order.past_due_since:
         order.past_due_since = None
-    intent = invoice_payment_intent(invoice)
     if intent:
         order.stripe_payment_intent_id = intent
     outcome = "paid"
@@ -283,6 +387,7 @@ def stop_installments(order):
 
 def invoice_payment_failed(invoice, ctx):
     subscription_id = invoice_subscription_id(invoice)
+    invoice_id = StripeFields(invoice).text("id")
     if not subscription_id:
         return "ignored"
     order = _order_for_subscription(subscription_id)
@@ -296,19 +401,22 @@ def invoice_payment_failed(invoice, ctx):
         order.past_due_since = ctx.created
         order.save(update_fields=["past_due_since", "updated_at"])
         # On the timeline (automation rules can react: "a payment fails").
-        record_on_grants(order, EventKind.PAYMENT_FAILED, now=ctx.now,
-                         invoice=invoice.get("id", ""))
+        record_on_grants(order, EventKind.PAYMENT_FAILED, now=ctx.now, invoice=invoice_id)
     apply_access(order, now=ctx.now)
     return "past_due"
 
 
 def subscription_deleted(subscription, ctx):
-    order = _order_for_subscription(subscription.get("id"))
+    subscription_id = StripeFields(subscription).text("id")
+    period_end = subscription_period_end(subscription)
+    if not subscription_id:
+        return "unknown_order"
+    order = _order_for_subscription(subscription_id)
     if order is None:
-        return Deferred(subscription.get("id"))
+        return Deferred(subscription_id)
     if order.subscription_ends_at is not None:
         return "already_processed"
-    order.subscription_ends_at = subscription_period_end(subscription) or ctx.now
+    order.subscription_ends_at = period_end or ctx.now
     if order.plan_completed_at is None and order.status == OrderStatus.PAID:
         order.status = OrderStatus.CANCELLED
     order.save(update_fields=["subscription_ends_at", "status", "updated_at"])
@@ -337,17 +445,22 @@ def _order_for_payment(payment_intent, invoice_id=""):
 
 
 def charge_refunded(charge, ctx):
-    intent = _id(charge.get("payment_intent"))
-    order = _order_for_payment(intent, _id(charge.get("invoice")))
+    fields = StripeFields(charge)
+    intent = fields.id("payment_intent")
+    invoice_id = fields.id("invoice")
+    currency = fields.text("currency", max_length=3).lower()
+    amount_refunded = fields.amount("amount_refunded") or 0
+    amount = fields.amount("amount") or 0
+    full = fields.flag("refunded") or amount_refunded >= amount > 0
+    order = _order_for_payment(intent, invoice_id)
     if order is None:
         return Deferred(intent) if intent else "unknown_order"
-    currency = (charge.get("currency") or order.currency).lower()
-    refunded = from_minor_units(charge.get("amount_refunded"), currency)
+    currency = currency or order.currency
+    refunded = from_minor_units(amount_refunded, currency)
+    if refunded >= _largest_refund():
+        raise UnprocessableEvent(f"object.amount_refunded is out of range: {amount_refunded}")
     if refunded > order.amount_refunded:
         order.amount_refunded = refunded
-    full = bool(charge.get("refunded")) or (
-        (charge.get("amount_refunded") or 0) >= (charge.get("amount") or 0) > 0
-    )
     if not full:
         order.save(update_fields=["amount_refunded", "updated_at"])
         return "partial_refund"
@@ -368,19 +481,25 @@ def _status_without_dispute(order):
     return OrderStatus.PAID
 
 
+def _dispute_fields(dispute):
+    """The payment, id and status of a dispute (the status fits ``Order.dispute_status``)."""
+    fields = StripeFields(dispute)
+    return fields.id("payment_intent"), fields.text("id"), fields.text("status", max_length=40)
+
+
 def dispute_created(dispute, ctx):
-    intent = _id(dispute.get("payment_intent"))
+    intent, dispute_id, status = _dispute_fields(dispute)
     order = _order_for_payment(intent)
     if order is None:
         return Deferred(intent) if intent else "unknown_order"
-    if order.stripe_dispute_id == dispute.get("id") and (
+    if order.stripe_dispute_id == dispute_id and (
         order.dispute_status in FINAL_DISPUTE_STATUSES
     ):
         return "already_processed"  # its closing arrived first
     if order.status == OrderStatus.REFUNDED:
         return "ignored"
-    order.stripe_dispute_id = dispute.get("id") or ""
-    order.dispute_status = dispute.get("status") or "needs_response"
+    order.stripe_dispute_id = dispute_id
+    order.dispute_status = status or "needs_response"
     order.status = OrderStatus.DISPUTED
     order.save(update_fields=["stripe_dispute_id", "dispute_status", "status", "updated_at"])
     record_on_grants(order, EventKind.DISPUTED, now=ctx.now, dispute=order.stripe_dispute_id)
@@ -389,14 +508,13 @@ def dispute_created(dispute, ctx):
 
 
 def dispute_closed(dispute, ctx):
-    intent = _id(dispute.get("payment_intent"))
+    intent, dispute_id, status = _dispute_fields(dispute)
     order = _order_for_payment(intent)
     if order is None:
         return Deferred(intent) if intent else "unknown_order"
-    status = dispute.get("status") or ""
-    if order.stripe_dispute_id == dispute.get("id") and order.dispute_status == status:
+    if order.stripe_dispute_id == dispute_id and order.dispute_status == status:
         return "already_processed"
-    order.stripe_dispute_id = dispute.get("id") or ""
+    order.stripe_dispute_id = dispute_id
     order.dispute_status = status
     if status == "lost":
         if order.status != OrderStatus.REFUNDED:
@@ -426,12 +544,13 @@ def event_related_id(event_type, obj):
     """The subscription or payment an event is about (for deferral and lookups)."""
     if event_type.startswith("invoice."):
         return invoice_subscription_id(obj)
+    fields = StripeFields(obj)
     if event_type.startswith("customer.subscription."):
-        return obj.get("id") or ""
+        return fields.text("id")
     if event_type.startswith("charge."):
-        return _id(obj.get("payment_intent"))
+        return fields.id("payment_intent")
     if event_type.startswith("checkout.session."):
-        return str(obj.get("client_reference_id") or "")[:255]
+        return fields.text("client_reference_id")
     return ""
 
 
@@ -447,20 +566,31 @@ def _deferred(order, types=None):
 
 
 def _mark_replayed(record, outcome, now):
-    record.outcome = outcome
+    record.outcome = outcome[:40]
     record.processed_at = now
     record.save(update_fields=["outcome", "processed_at"])
 
 
 def replay_deferred(order, now):
-    """Apply, in creation order, the events that arrived before ``order`` was linked."""
+    """Apply, in creation order, the events that arrived before ``order`` was linked.
+
+    One that cannot be handled is marked failed and skipped: it is not the fault of the
+    event that linked the order.
+    """
     for record in list(_deferred(order).select_for_update()):
         record.refresh_from_db(fields=["outcome"])
         if record.outcome != "deferred":
             continue  # applied meanwhile by a nested replay
         obj = (record.payload.get("data") or {}).get("object") or {}
         ctx = EventContext(record.event_id, record.type, record.created or now, now)
-        outcome = HANDLERS[record.type](obj, ctx)
+        try:
+            with transaction.atomic():
+                outcome = HANDLERS[record.type](obj, ctx)
+        except UnprocessableEvent as exc:
+            record.outcome = "failed"
+            record.error = f"{type(exc).__name__}: {exc}"[:2000]
+            record.save(update_fields=["outcome", "error"])
+            continue
         if isinstance(outcome, Deferred):
             continue  # still not ours to apply (e.g. a payment of another order)
         _mark_replayed(record, outcome, now)
@@ -471,6 +601,6 @@ def context_for(event, now=None):
     return EventContext(
         event_id=event.get("id") or "",
         type=event.get("type") or "",
-        created=_timestamp(event.get("created")) or now,
+        created=timestamp_or_none(event.get("created")) or now,
         now=now,
     )

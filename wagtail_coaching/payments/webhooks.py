@@ -5,20 +5,27 @@ tolerance; ``process_event`` records the event (unique event id) and runs its ha
 transaction, so a failure leaves none of the handler's rows behind and Stripe's redelivery
 tries again. Concurrent deliveries of one event queue on the event's row lock; the first
 processes it, the others find it processed.
+
+A signed event can still be odd: an id that is a number, a ``created`` that is no time, a NUL
+character that no database column takes. Such an event can never be handled, so retrying
+is pointless: it is stored cleaned (``clean_event``), marked failed with the reason, and
+``process_event`` raises ``UnprocessableEvent`` without changing any order.
 """
 
-import datetime
+import hashlib
 import json
 import logging
+import math
 
 import stripe
-from django.db import transaction
+from django.db import DataError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from ..conf import coaching_settings
 from ..models import StripeEvent
-from .handlers import HANDLERS, Deferred, context_for, event_related_id
+from .errors import UnprocessableEvent
+from .handlers import HANDLERS, Deferred, context_for, event_related_id, timestamp_or_none
 from .stripe_client import webhook_secret
 
 logger = logging.getLogger(__name__)
@@ -31,6 +38,13 @@ PERSONAL_KEYS = frozenset({
     "customer_name", "customer_phone", "customer_shipping", "customer_tax_ids", "email",
     "name", "phone", "receipt_email", "shipping", "shipping_address", "shipping_details",
 })
+
+# Stripe's objects nest a handful of levels; anything deeper is cut (and the event failed).
+MAX_DEPTH = 32
+EVENT_ID_LENGTH = StripeEvent._meta.get_field("event_id").max_length
+TYPE_LENGTH = StripeEvent._meta.get_field("type").max_length
+OUTCOME_LENGTH = StripeEvent._meta.get_field("outcome").max_length
+ERROR_LENGTH = 2000
 
 
 class InvalidWebhook(Exception):
@@ -49,21 +63,20 @@ def verify_event(payload, signature_header):
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidWebhook("The body is not UTF-8.") from exc
+    if signature_header and not signature_header.isascii():
+        # The stripe library cannot compare such a signature (it raises TypeError).
+        raise InvalidWebhook("Invalid signature: the header is not ASCII.")
     try:
         stripe.WebhookSignature.verify_header(text, signature_header, secret, tolerance)
     except stripe.SignatureVerificationError as exc:
         raise InvalidWebhook(f"Invalid signature: {exc.user_message or exc}") from exc
     try:
         event = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidWebhook("The body is not JSON.") from exc
-    data = event.get("data") if isinstance(event, dict) else None
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("object"), dict)
-        or not event.get("id")
-        or not event.get("type")
-    ):
+    # Without an id there is nothing to record it under. Anything else odd is recorded
+    # as failed by ``process_event``.
+    if not isinstance(event, dict) or event.get("id") in (None, ""):
         raise InvalidWebhook("The body is not a Stripe event.")
     return event
 
@@ -76,40 +89,137 @@ def redact(value):
     return value
 
 
-def _new_record(event, now):
-    obj = event["data"]["object"]
+# -- Cleaning what is stored ----------------------------------------------------------------
+
+
+def storable_text(text):
+    """``text`` as any database stores it: NUL characters and lone surrogates replaced."""
+    if "\x00" not in text:
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            pass
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+def _cleaned(value, problems, depth=0):
+    if depth > MAX_DEPTH:
+        problems.add("it is nested too deeply")
+        return None
+    if isinstance(value, str):
+        text = storable_text(value)
+        if text != value:
+            problems.add("it contains NUL characters or invalid Unicode")
+        return text
+    if isinstance(value, float) and not math.isfinite(value):
+        problems.add("it contains a number that is not finite")
+        return None
+    if isinstance(value, dict):
+        return {
+            _cleaned(k, problems, depth): _cleaned(v, problems, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_cleaned(v, problems, depth + 1) for v in value]
+    return value
+
+
+def _short_string(value, limit):
+    return isinstance(value, str) and 0 < len(value) <= limit
+
+
+def _shape_problems(event):
+    """What makes a cleaned event impossible to handle, besides its characters."""
+    problems = []
+    if not _short_string(event.get("id"), EVENT_ID_LENGTH):
+        problems.append(f"id is not a string of at most {EVENT_ID_LENGTH} characters")
+    if not _short_string(event.get("type"), TYPE_LENGTH):
+        problems.append(f"type is not a string of at most {TYPE_LENGTH} characters")
     created = event.get("created")
+    if created is not None and timestamp_or_none(created) is None:
+        problems.append("created is not a Unix time")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        problems.append("data.object is not an object")
+    elif obj.get("id") is not None and not _short_string(obj["id"], EVENT_ID_LENGTH):
+        problems.append("data.object.id is not a short string")
+    return problems
+
+
+def clean_event(event):
+    """``event`` as it can be stored, and why it cannot be handled ("" if it can).
+
+    Strings lose NUL characters and lone surrogates (PostgreSQL refuses them, SQLite cannot
+    encode them), numbers that are not finite become null, nesting stops at ``MAX_DEPTH``.
+    """
+    problems = set()
+    clean = _cleaned(event, problems)
+    reasons = sorted(problems) + _shape_problems(clean)
+    return clean, "; ".join(reasons)
+
+
+def _key(value, limit):
+    """``value`` as the id or type of the event's row. An unusable one is replaced by a
+    readable stand-in with a digest, the same on every delivery of the event."""
+    if _short_string(value, limit) and storable_text(value) == value:
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    text = storable_text(text)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"invalid:{text[:limit - 26]}#{digest}"
+
+
+def _new_record(event, now):
+    """The row of a cleaned event (never raises, however odd the event)."""
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    obj = obj if isinstance(obj, dict) else {}
+    event_type = _key(event.get("type"), TYPE_LENGTH)
+    object_id = obj.get("id")
+    try:
+        related_id = event_related_id(event_type, obj)
+    except UnprocessableEvent:
+        related_id = ""
     return StripeEvent(
-        event_id=str(event["id"])[:255],
-        type=str(event["type"])[:100],
-        object_id=str(obj.get("id") or "")[:255],
-        related_id=event_related_id(event["type"], obj)[:255],
-        livemode=bool(event.get("livemode")),
-        created=datetime.datetime.fromtimestamp(int(created), tz=datetime.UTC)
-        if isinstance(created, int) else None,
+        event_id=_key(event.get("id"), EVENT_ID_LENGTH),
+        type=event_type,
+        object_id=object_id if _short_string(object_id, EVENT_ID_LENGTH) else "",
+        related_id=related_id[:255],
+        livemode=event.get("livemode") is True,
+        created=timestamp_or_none(event.get("created")),
         payload=redact(event),
         received_at=now,
     )
 
 
-def _claim(event, now):
+# -- Processing -----------------------------------------------------------------------------
+
+
+def _claim(record):
     """The event's row, locked, or None if it was processed already."""
-    StripeEvent.objects.bulk_create([_new_record(event, now)], ignore_conflicts=True)
-    record = StripeEvent.objects.select_for_update().get(event_id=str(event["id"])[:255])
+    StripeEvent.objects.bulk_create([record], ignore_conflicts=True)
+    record = StripeEvent.objects.select_for_update().get(event_id=record.event_id)
     return None if record.processed_at is not None else record
 
 
 def process_event(event, now=None):
     """Record and handle one verified event. Returns its outcome ("duplicate" if seen).
 
-    Raises whatever the handler raised, after rolling its work back and noting the error.
+    Raises ``UnprocessableEvent`` for an event that can never be handled, after noting it
+    as failed; raises whatever else the handler raised, after rolling its work back and
+    noting the error (a later delivery may succeed).
     """
     now = now or timezone.now()
+    event, problem = clean_event(event)
     try:
         with transaction.atomic():
-            record = _claim(event, now)
+            record = _claim(_new_record(event, now))
             if record is None:
                 return "duplicate"
+            if problem:
+                raise UnprocessableEvent(f"The event cannot be handled: {problem}.")
             handler = HANDLERS.get(record.type)
             if handler is None:
                 outcome = "ignored"
@@ -120,25 +230,46 @@ def process_event(event, now=None):
                     outcome = result.outcome
                 else:
                     outcome = result
-            record.outcome = outcome
+            record.outcome = outcome[:OUTCOME_LENGTH]
             record.processed_at = now
             record.error = ""
             record.attempts = F("attempts") + 1
             record.save(update_fields=["outcome", "processed_at", "error", "attempts",
                                        "related_id"])
             return outcome
+    except (UnprocessableEvent, DataError) as exc:
+        # The event's data, not the moment: another delivery would fail the same way.
+        if not _record_failure(event, now, exc):
+            raise RuntimeError("The failure of an unprocessable event was not recorded.") from exc
+        if isinstance(exc, UnprocessableEvent):
+            raise
+        raise UnprocessableEvent("The database refused the event's data.") from exc
     except Exception as exc:
         _record_failure(event, now, exc)
         raise
 
 
 def _record_failure(event, now, exc):
-    """Note the failure on the event (outside the rolled-back transaction) for the admin."""
+    """Note the failure on the event (outside the rolled-back transaction) for the admin.
+
+    Returns whether it was noted. Should the database refuse the payload, the row is kept
+    without it.
+    """
+    error = storable_text(f"{type(exc).__name__}: {exc}")[:ERROR_LENGTH]
     try:
-        with transaction.atomic():
-            StripeEvent.objects.bulk_create([_new_record(event, now)], ignore_conflicts=True)
-            StripeEvent.objects.filter(
-                event_id=str(event["id"])[:255], processed_at__isnull=True
-            ).update(outcome="failed", error=repr(exc)[:2000], attempts=F("attempts") + 1)
+        record = _new_record(event, now)
+        for payload in (record.payload, {}):
+            record.payload = payload
+            try:
+                with transaction.atomic():
+                    StripeEvent.objects.bulk_create([record], ignore_conflicts=True)
+                    StripeEvent.objects.filter(
+                        event_id=record.event_id, processed_at__isnull=True
+                    ).update(outcome="failed", error=error, attempts=F("attempts") + 1)
+                return True
+            except DataError:
+                if not payload:
+                    raise
     except Exception:  # the original error matters more than this note
-        logger.exception("Could not record the failure of Stripe event %s", event.get("id"))
+        logger.exception("Could not record the failure of Stripe event %.80r", event.get("id"))
+    return False

@@ -30,7 +30,13 @@ from ..payments.checkout import (
     sellable_price,
     start_checkout,
 )
-from ..payments.errors import AlreadyHasAccess, PaymentError, PriceNotAvailable, StripeUnavailable
+from ..payments.errors import (
+    AlreadyHasAccess,
+    PaymentError,
+    PriceNotAvailable,
+    StripeUnavailable,
+    UnprocessableEvent,
+)
 from ..payments.stripe_client import stripe_enabled
 from ..payments.webhooks import SIGNATURE_HEADER, InvalidWebhook, process_event, verify_event
 
@@ -149,8 +155,10 @@ class CheckoutDoneView(View):
 class StripeWebhookView(View):
     """Stripe's events: verified on the raw body, recorded once, then handled.
 
-    400 for anything not genuinely from Stripe (nothing recorded), 500 when handling
-    failed (nothing kept; Stripe delivers again), 200 otherwise, unknown types included.
+    400 for anything not genuinely from Stripe (nothing recorded). 200 for an event that
+    can never be handled (recorded as failed, nothing else changed): Stripe retries any other
+    answer for days. 500 when handling failed in a way a later delivery may not (nothing
+    kept; Stripe delivers again). 200 otherwise, unknown types included.
     """
 
     http_method_names = ["post"]
@@ -162,6 +170,9 @@ class StripeWebhookView(View):
             return JsonResponse({"error": str(exc)}, status=400)
         try:
             outcome = process_event(event)
+        except UnprocessableEvent as exc:
+            logger.warning("Stripe event %.80r recorded as failed: %s", event.get("id"), exc)
+            return JsonResponse({"received": True, "outcome": "failed", "error": str(exc)})
         except Exception:
             logger.exception("Handling Stripe event %s failed", event.get("id"))
             return JsonResponse({"error": "The event could not be handled."}, status=500)
