@@ -1,8 +1,10 @@
+import copy
 import ipaddress
 import socket
 
 import dramatiq
 import pytest
+from django.db import transaction
 
 from wagtail_coaching.testing.factories import UserFactory
 
@@ -110,3 +112,27 @@ def quiet_world(db, enqueue_at_once):
     drain()
     mail.outbox.clear()
     return world
+
+
+@pytest.fixture(scope="module")
+def shared_world(request, django_db_setup, django_db_blocker):
+    """The world of a test module, built once for all its tests (as ``setUpTestData``).
+
+    The module defines ``build_shared_world()``; its rows are written inside a transaction
+    that stays open while the module's tests run and is rolled back after the last one. Each
+    test runs in its own savepoint inside it (pytest-django's ``db``), so what a test changes
+    is undone before the next. Tests take a deep copy of the Python objects
+    (``shared``), so an attribute a test sets never reaches another test.
+    """
+    build = request.module.build_shared_world
+    with django_db_blocker.unblock(), transaction.atomic():
+        world = build()
+        yield world
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def shared(db, shared_world):
+    """This test's own copy of the module's shared world: the rows are shared (and each
+    test's changes to them rolled back), the Python objects are not."""
+    return copy.deepcopy(shared_world)

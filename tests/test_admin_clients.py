@@ -63,9 +63,13 @@ def listed_clients(response):
     )
 
 
-@pytest.fixture
-def world(db):
+def build_shared_world():
     return admin_world()
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 # -- Who sees what ---------------------------------------------------------------------------
@@ -340,8 +344,7 @@ def test_the_list_costs_the_same_for_3_and_30_clients(client, world):
     assert queries() == three
 
 
-def test_staff_roles_reach_the_admin_and_clients_do_not(client, db):
-    world = build_world()
+def test_staff_roles_reach_the_admin_and_clients_do_not(client, world):
     for user in (world.admin, world.coach_a, world.sales, world.hr_acme):
         assert user.has_perm("wagtailadmin.access_admin"), user
         as_user(client, user)

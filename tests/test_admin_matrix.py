@@ -298,10 +298,14 @@ def describe(user, obj):
     return f"{who} on {obj}" if obj is not None else who
 
 
+def build_shared_world():
+    return Setup()
+
+
 @pytest.mark.parametrize("name", sorted(ROUTES))
-def test_every_url_answers_as_the_matrix_says(client, db, site_templates, name):
+def test_every_url_answers_as_the_matrix_says(client, shared, site_templates, name):
     route = ROUTES[name]
-    setup = Setup()
+    setup = shared
     if route.prepare:
         route.prepare(setup)
     objects = getattr(setup, route.targets) if route.targets else [None]

@@ -51,9 +51,13 @@ SESSIONS = "/admin/coaching/one-to-one/"
 UTC = ZoneInfo("UTC")
 
 
-@pytest.fixture
-def world(db):
+def build_shared_world():
     return add_sessions(admin_world())
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 def page_url(session):

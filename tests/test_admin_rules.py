@@ -39,13 +39,17 @@ def rule(name, engagement=None, trigger=Trigger.ENROLLED, actions=None, **fields
     )
 
 
-@pytest.fixture
-def world(db):
+def build_shared_world():
     w = admin_world()
     w.rule_a = rule("Rule of A", w.engagement_a)
     w.rule_b = rule("Rule of B", w.engagement_b)
     w.rule_all = rule("Rule for all")
     return w
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 def block_ids(engagement, kind=None):

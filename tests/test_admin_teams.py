@@ -15,9 +15,13 @@ COMPANIES = "/admin/coaching/companies/"
 COHORTS = "/admin/coaching/cohorts/"
 
 
-@pytest.fixture
-def world(db):
+def build_shared_world():
     return admin_world()
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 def rows(response, base):

@@ -49,11 +49,15 @@ BUILTIN_KEYS = {
 }
 
 
-@pytest.fixture
-def world(db):
+def build_shared_world():
     world = build_world()
     dispatch_events()  # the world's own history is not what these tests are about
     return world
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 @pytest.fixture

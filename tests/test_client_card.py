@@ -29,9 +29,13 @@ from .text import mentions
 from .world import coach_in
 
 
-@pytest.fixture
-def world(db):
+def build_shared_world():
     return admin_world()
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 def step(enrollment, title):

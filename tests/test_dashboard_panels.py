@@ -26,9 +26,13 @@ ATTENTION = "Clients who need attention"
 COMPLETIONS = "Recent completions"
 
 
-@pytest.fixture
-def world(db):
+def build_shared_world():
     return admin_world()
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 def names(rows):

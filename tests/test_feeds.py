@@ -17,9 +17,13 @@ from .world import build_world
 from .world_sessions import add_sessions
 
 
-@pytest.fixture
-def world(db):
+def build_shared_world():
     return add_sessions(build_world())
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 def uids(user):

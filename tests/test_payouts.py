@@ -55,8 +55,7 @@ def one_to_one(world, enrollment, coach, start, minutes, status):
     )
 
 
-@pytest.fixture
-def world(db):
+def build_shared_world():
     """March 2025, worked out by hand (UTC):
 
     coach_a:  group 90 min with coach_a2 as co-coach (attendance taken)   1 group, 1.5 h
@@ -84,6 +83,11 @@ def world(db):
     group(w, w.coach_b, at(20), 60, cancelled=True)
     one_to_one(w, b1, w.coach_b, at(28, 23, 30, month=2), 60, CoachingSessionStatus.COMPLETED)
     return w
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 def table(rows):

@@ -55,13 +55,17 @@ def add_history(w, client, enrollment, tag, notifications=1):
         )
 
 
-@pytest.fixture
-def world(db):
+def build_shared_world():
     w = admin_world()
     add_sessions(w)
     add_history(w, w.client_a1, w.enrollment_a1, "ADA")
     add_history(w, w.client_b1, w.enrollment_b1, "BEA")
     return w
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 # -- The export ----------------------------------------------------------------------------

@@ -57,7 +57,7 @@ from wagtail_coaching.testing.factories import UserFactory
 
 from .routes_reports import REPORT_ACTIONS
 from .test_admin_clients import as_user, is_login_redirect
-from .world import coach_in, staff
+from .world import built_quietly, coach_in, staff
 from .world_sessions import add_sessions, in_days
 
 UTC = ZoneInfo("UTC")
@@ -190,12 +190,11 @@ def numbers(rows):
 
 # -- The world ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def world(quiet_world):
+def build_shared_world():
     """``build_world()`` with its sessions (tests/world_sessions.py), a cohort per company
     (a1 in Acme spring, b1 in Globex autumn), and the two group sessions moved to three days
     ahead so that "sessions in the next 7 days" does not depend on the hour."""
-    w = add_sessions(quiet_world)
+    w = add_sessions(built_quietly())
     w.spring = Cohort.objects.get(name="Acme spring")
     w.autumn = Cohort.objects.create(
         name="Globex autumn", company=w.globex, engagement=w.engagement_b,
@@ -207,6 +206,11 @@ def world(quiet_world):
         starts_at=in_days(3, 17), ends_at=in_days(3, 18)
     )
     return w
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 def step(enrollment, title):

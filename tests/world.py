@@ -154,3 +154,20 @@ def build_world():
         client_b1, engagement_a, engagement_b, team_a, team_b, acme, globex, enrollment_a1,
         enrollment_a2, enrollment_b1,
     )
+
+
+def built_quietly(build=build_world):
+    """``build()`` with the jobs it enqueues run at once and the mail they send forgotten:
+    the ``quiet_world`` fixture's world, for a module that shares one (``shared_world``)."""
+    import pytest
+    from django.core import mail
+
+    from wagtail_coaching import tasks
+    from wagtail_coaching.testing.jobs import drain
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tasks, "enqueue", lambda actor, *a, **kw: actor.send(*a, **kw))
+        world = build()
+        drain()
+    mail.outbox.clear()
+    return world
