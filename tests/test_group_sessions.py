@@ -28,6 +28,7 @@ from wagtail_coaching.models import (
 )
 from wagtail_coaching.permissions import visible
 from wagtail_coaching.scheduling import (
+    CoachNotAllowed,
     InvalidSchedule,
     InvalidToken,
     SessionNotOpen,
@@ -37,6 +38,7 @@ from wagtail_coaching.scheduling import (
     cancel_sessions,
     change_coach,
     create_sessions,
+    edit_session,
     mark_attendance,
     mark_everyone,
     read_rsvp_token,
@@ -423,6 +425,26 @@ def test_cancelling_this_and_all_future_sessions(world):
     assert list(GroupSession.objects.order_by("starts_at").values_list("status", flat=True)) == [
         "scheduled", "cancelled", "cancelled"
     ]
+
+
+def test_editing_the_rest_of_a_series_in_one_go(world):
+    starts = series_starts(in_days(7, 17), Recurrence.WEEKLY, count=3)
+    sessions = create_sessions(plan(world), starts, recurrence=Recurrence.WEEKLY, invite=False)
+    count = edit_session(sessions[1], {"location": "Room 4"}, coach=world.coach_a2,
+                         actor=world.coach_a, scope="future")
+    assert count == 2
+    rows = list(GroupSession.objects.order_by("starts_at").values_list("location", "coach"))
+    assert rows == [("", world.coach_a.pk), ("Room 4", world.coach_a2.pk),
+                    ("Room 4", world.coach_a2.pk)]
+    assert edit_session(sessions[0], {}, actor=world.coach_a) == 0
+
+
+def test_a_coach_cannot_hand_a_session_outside_their_team(world):
+    session = one(world, team=None, engagement=None, audience=Audience.OPEN)
+    with pytest.raises(CoachNotAllowed):
+        edit_session(session, {"title": "Elsewhere"}, coach=world.coach_b, actor=world.coach_a)
+    session.refresh_from_db()
+    assert (session.title, session.coach_id) == ("Team A circle", world.coach_a.pk)
 
 
 def test_one_attendee_cancelling_cancels_only_their_copy(world):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import rules
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
@@ -33,6 +34,7 @@ from .models import (
     Cohort,
     Company,
     ConsentPurpose,
+    EngagementPage,
     Enrollment,
     EnrollmentStatus,
     FailedJob,
@@ -342,6 +344,32 @@ SESSION_COMPANY_HR = Scope(
     ) | _f(prefix, cohort__company_id__in=Company.objects.filter(hr_partners=user).values("pk")),
 )
 
+# Who leads a new group session, and which engagements it is for ------------------------------
+ACTIVE_COACH = Scope(
+    "coaches",
+    lambda user, u: u.is_active and CoachProfile.objects.filter(user_id=u.pk).exists(),
+    lambda user, prefix="": _f(
+        prefix, is_active=True, pk__in=CoachProfile.objects.values("user_id")
+    ),
+)
+ONESELF = Scope(
+    "self",
+    lambda user, u: u.pk == user.pk,
+    lambda user, prefix="": _f(prefix, pk=user.pk),
+)
+ENGAGEMENT_TEAM = Scope(
+    "team",
+    lambda user, e: _is_team_member(user, e.team_id),
+    lambda user, prefix="": _f(prefix, team_id__in=_team_ids(user)),
+)
+ENGAGEMENT_COACHED = Scope(
+    "coached",
+    lambda user, e: Enrollment.objects.filter(COACHED.q(user), engagement_id=e.pk).exists(),
+    lambda user, prefix="": _f(
+        prefix, pk__in=Enrollment.objects.filter(COACHED.q(user)).values("engagement_id")
+    ),
+)
+
 # 1:1 sessions and availability ----------------------------------------------------------------
 SESSION_COACH = Scope(
     "coach",
@@ -470,6 +498,17 @@ MATRIX = {
         GroupSession, "Edit, cancel, invite, change the coach, take attendance", {
             ROLE_ADMIN: ALL,
             ROLE_COACH: RUNS | SESSION_TEAM,
+        }),
+    "pick_groupsession_coach": Action(
+        get_user_model(), "Choose who leads new group sessions (a coach: themselves)", {
+            ROLE_ADMIN: ACTIVE_COACH,
+            ROLE_COACH: ONESELF,
+        }),
+    "schedule_for_engagement": Action(
+        EngagementPage, "Aim group sessions at an engagement's clients and steps (a coach: "
+        "their teams' engagements and those of their clients)", {
+            ROLE_ADMIN: ALL,
+            ROLE_COACH: ENGAGEMENT_TEAM | ENGAGEMENT_COACHED,
         }),
     "register_groupsession": Action(
         GroupSession, "Register for a group session (or join its waitlist)", {

@@ -32,6 +32,7 @@ from .base import ContextInspectView, GuardedModelAdminGroup, MatrixModelAdmin, 
 from .display import card_link, person
 from .enrolling import EnrollClientView
 from .filters import CoachFilter, CohortFilter, CompanyFilter, EngagementFilter
+from .group_sessions import GroupSessionsAdmin, session_history
 from .jobs import FailedJobsAdmin
 from .one_to_one import AvailabilityAdmin, OneToOneAdmin
 from .permission import (
@@ -44,7 +45,6 @@ from .permission import (
     refusing,
 )
 from .rules import AutomationRulesAdmin
-from .sessions import GroupSessionsAdmin, session_history
 
 # -- Clients ---------------------------------------------------------------------------------
 

@@ -14,7 +14,8 @@ Who may do what is the matrix's: ``view_automationrule`` lists, inspects and dry
 coach: the rules for all engagements and those of engagements their team runs),
 ``change_automationrule`` creates, edits, pauses and resumes (admins). A rule is looked up
 inside ``visible()`` (404 otherwise), a change checked with ``allowed()`` (403 otherwise).
-Nothing is deleted here: built-in rules can be edited and paused, not removed.
+Nothing is deleted here: built-in rules can be edited and paused, not removed. Pausing,
+resuming, the firings and the dry run are ``automation.rules``'s; this module shows them.
 
 A rule only acts on what comes due once it is active: switching a rule on (creating it
 active, ticking "active" again, or "Resume") sets ``active_since``, and so does changing
@@ -28,9 +29,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.admin import SimpleListFilter, display
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -53,10 +51,18 @@ from wagtail_modeladmin.helpers import ButtonHelper
 from wagtail_modeladmin.views import CreateView, EditView, InspectView
 
 from ..automation.messages import CUSTOM, TEMPLATES
+from ..automation.rules import (
+    DRY_RUN_LIMIT,
+    dry_run,
+    firings_seen,
+    pause_rule,
+    recent_firings,
+    resume_rule,
+)
 from ..blocks.automation import CHANNELS, RECIPIENTS
 from ..blocks.roles import coaching_role_choices
 from ..journeys.program import flatten_program, program_stages
-from ..models import AutomationRule, EngagementPage, RuleFiring, Trigger
+from ..models import AutomationRule, EngagementPage, Trigger
 from ..permissions import visible
 from ..templatetags.coaching_tags import kind_label
 from .base import MatrixModelAdmin
@@ -68,9 +74,6 @@ from .permission import MatrixPermissionHelper, forbidden, may, may_use_admin, v
 TEMPLATES_DIR = "wagtail_coaching/admin/rules/"
 # The list's "fired" column counts this many days back.
 RECENT_DAYS = 30
-# Firings listed on a rule's page, and enrollments on its dry run.
-FIRINGS_SHOWN = 50
-DRY_RUN_LIMIT = 100
 
 DAY_TRIGGERS = (
     Trigger.ENROLLMENT_DAYS, Trigger.COHORT_DAYS, Trigger.ACCESS_END_DAYS, Trigger.NO_ACTIVITY,
@@ -100,24 +103,6 @@ CHOICES_SHOWN = 12
 UNREADABLE_STREAM = (LookupError, ValueError, TypeError, AttributeError, OverflowError)
 # A block id as the editor makes them (a UUID); anything else in a submission is refused.
 BLOCK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-# -- Pausing and resuming (the only changes besides the form) ----------------------------------
-
-def pause_rule(rule_id, now=None):
-    """Pause an active rule. Returns whether it was active."""
-    return bool(AutomationRule.objects.filter(pk=rule_id, active=True).update(
-        active=False, updated_at=now or timezone.now()
-    ))
-
-
-def resume_rule(rule_id, now=None):
-    """Switch a paused rule on again: it acts on what comes due from now on. Returns whether
-    it was paused."""
-    now = now or timezone.now()
-    return bool(AutomationRule.objects.filter(pk=rule_id, active=False).update(
-        active=True, active_since=now, updated_at=now
-    ))
 
 
 # -- The rule in words ---------------------------------------------------------------------------
@@ -617,24 +602,11 @@ class RuleStatusFilter(SimpleListFilter):
 
 # -- The rule's page -----------------------------------------------------------------------------
 
-def firings_seen(user, rule):
-    """The rule's firings for enrollments ``user`` may see, latest first (how many, and the
-    first ``FIRINGS_SHOWN``)."""
-    firings = RuleFiring.objects.filter(
-        rule=rule, enrollment__in=visible(user, "view_enrollment").order_by().values("pk")
-    )
-    rows = list(
-        firings.select_related("enrollment__client", "enrollment__engagement")
-        .order_by("-fired_at", "-id")[:FIRINGS_SHOWN]
-    )
-    for row in rows:
-        row.card = card_link(row.enrollment)
-    return firings.count(), rows
-
-
 def rule_page(user, rule):
     program = Program(rule.engagement)
     total, firings = firings_seen(user, rule)
+    for row in firings:
+        row.card = card_link(row.enrollment)
     can_change = may(user, "change_automationrule", rule)
     return {
         "rule": rule,
@@ -667,19 +639,6 @@ class RuleInspectView(InspectView):
             pk=self.instance.pk
         )
         return super().get_context_data(**rule_page(self.request.user, rule), **kwargs)
-
-
-def recent_firings(user, since):
-    """How often a rule fired since ``since`` for clients ``user`` may see (a subquery on a
-    rule)."""
-    firings = (
-        RuleFiring.objects.filter(
-            rule=OuterRef("pk"), fired_at__gte=since,
-            enrollment__in=visible(user, "view_enrollment").order_by().values("pk"),
-        )
-        .order_by().values("rule").annotate(n=Count("pk")).values("n")
-    )
-    return Coalesce(Subquery(firings, output_field=IntegerField()), Value(0))
 
 
 class AutomationRulesAdmin(MatrixModelAdmin):
@@ -793,23 +752,6 @@ class ResumeView(RuleView):
         else:
             messages.error(request, _("“%(name)s” was already active.") % {"name": rule.name})
         return redirect(self.rule_url(rule))
-
-
-def dry_run(user, rule, limit=DRY_RUN_LIMIT):
-    """The enrollments ``rule`` would act on now that ``user`` may see (at most ``limit``),
-    and whether the check stopped at its limit. Nothing is fired: it runs in a transaction
-    that is rolled back."""
-    from ..automation.timed import due_now
-
-    with transaction.atomic():
-        due = due_now(rule, limit=limit + 1)
-        transaction.set_rollback(True)
-    capped = len(due) > limit
-    seen = set(
-        visible(user, "view_enrollment").filter(pk__in=[e.pk for e in due])
-        .values_list("pk", flat=True)
-    )
-    return [e for e in due[:limit] if e.pk in seen], capped
 
 
 class DryRunView(RuleView):

@@ -6,7 +6,7 @@ from django.urls import path
 
 from ..reports import urlpatterns as reports_urlpatterns
 from ..utils.input import guard_urlpatterns
-from . import card, enrolling, one_to_one, rules, sessions
+from . import card, enrolling, group_sessions, one_to_one, rules
 
 app_name = "wagtail_coaching_admin"
 
@@ -34,7 +34,7 @@ urlpatterns = guard_urlpatterns([
     ),
     path("client/<uuid:public_id>/erase/", card.EraseClientView.as_view(), name="erase_client"),
     path("cohort/<int:pk>/enroll/", enrolling.EnrollCohortView.as_view(), name="enroll_cohort"),
-    *sessions.urlpatterns,
+    *group_sessions.urlpatterns,
     *one_to_one.urlpatterns,
     *rules.urlpatterns,
     *reports_urlpatterns,

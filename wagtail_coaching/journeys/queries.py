@@ -523,3 +523,13 @@ def client_dashboard(user):
         "journeys": journeys, "recent_events": recent, "upcoming_sessions": upcoming,
         "notifications": notifications, "unread_notifications": unread,
     }
+
+
+def is_first_visit(user, journeys, today=None):
+    """A client new today: no step done in any journey, and every journey (or, without one,
+    the account) started today in their zone. They are welcomed, not welcomed back."""
+    today = today or timezone.localdate()
+    if any(journey.done for journey in journeys):
+        return False
+    starts = [journey.enrollment.created_at for journey in journeys] or [user.date_joined]
+    return all(timezone.localdate(start) >= today for start in starts)

@@ -67,25 +67,30 @@ class PeriodFilter(django_filters.DateFromToRangeFilter):
         super().__init__(*args, method=keep, **kwargs)
 
 
-def engagements_seen(request, action):
+def engagements_of_clients_seen(request, action):
+    """The engagements of the clients ``request.user`` sees under ``action``."""
     return EngagementPage.objects.filter(
         pk__in=visible(request.user, action).order_by().values("engagement_id")
     ).order_by("title")
 
 
-def companies_seen(request, action):
+def companies_of_clients_seen(request, action):
+    """The companies of the clients ``request.user`` sees under ``action``."""
     return Company.objects.filter(
         pk__in=visible(request.user, action).order_by().values("company_id")
     ).order_by("name")
 
 
-def cohorts_seen(request, action):
+def cohorts_of_clients_seen(request, action):
+    """The cohorts of the clients ``request.user`` sees under ``action``."""
     return Cohort.objects.filter(
         pk__in=visible(request.user, action).order_by().values("cohort_id")
     ).order_by("name")
 
 
-def coaches_seen(request, action):
+def coaches_of_clients_seen(request, action):
+    """The current coaches of the clients ``request.user`` sees under ``action`` (not
+    the coaches the viewer may see: that is ``view_coachprofile``)."""
     return get_user_model().objects.filter(
         pk__in=CoachAssignment.objects.filter(
             ended_at__isnull=True, enrollment_id__in=_enrollment_ids(request, action)
@@ -112,19 +117,27 @@ class EnrollmentFilterSet(WagtailFilterSet):
 
     engagement = django_filters.ModelChoiceFilter(
         label=_("Engagement"), field_name="engagement",
-        queryset=lambda request: engagements_seen(request, EnrollmentFilterSet.action_of(request)),
+        queryset=lambda request: engagements_of_clients_seen(
+            request, EnrollmentFilterSet.action_of(request)
+        ),
     )
     company = django_filters.ModelChoiceFilter(
         label=_("Company"), field_name="company",
-        queryset=lambda request: companies_seen(request, EnrollmentFilterSet.action_of(request)),
+        queryset=lambda request: companies_of_clients_seen(
+            request, EnrollmentFilterSet.action_of(request)
+        ),
     )
     cohort = django_filters.ModelChoiceFilter(
         label=_("Cohort"), field_name="cohort",
-        queryset=lambda request: cohorts_seen(request, EnrollmentFilterSet.action_of(request)),
+        queryset=lambda request: cohorts_of_clients_seen(
+            request, EnrollmentFilterSet.action_of(request)
+        ),
     )
     coach = PersonFilter(
         label=_("Coach"), method="by_coach",
-        queryset=lambda request: coaches_seen(request, EnrollmentFilterSet.action_of(request)),
+        queryset=lambda request: coaches_of_clients_seen(
+            request, EnrollmentFilterSet.action_of(request)
+        ),
     )
 
     class Meta:

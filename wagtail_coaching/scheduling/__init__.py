@@ -4,8 +4,11 @@ session models themselves.
 
 - ``sessions``: create one session or a series, edit or cancel one or all future, change
   the coach;
+- ``editing``: the edit form's change (details, coach, co-coaches) in one transaction;
 - ``seats``: register (a seat, or the waitlist), cancel or decline, fill freed seats;
-- ``invites``: the audience, the invitation job, signed accept/decline links;
+  ``waitlist``: a registration's place on the waitlist;
+- ``invites``: the audience, asking for invitations, the invitation job, signed
+  accept/decline links;
 - ``attendance``: attended or no-show, completing the journey's group-session step;
 - ``booking``: availability, booking a 1:1 from the allotment, reschedule, cancel, record;
 - ``feeds``: personal calendar feeds; ``payouts``: sessions delivered per coach;
@@ -23,8 +26,10 @@ from .booking import (
     remove_slot,
     reschedule_session,
 )
+from .editing import edit_session
 from .errors import (
     AllotmentUsedUp,
+    CoachNotAllowed,
     InvalidSchedule,
     InvalidToken,
     NotEligible,
@@ -34,7 +39,13 @@ from .errors import (
     TooLate,
 )
 from .feeds import feed_calendar, feed_of, reset_feed
-from .invites import audience_members, read_rsvp_token, rsvp_token, send_invitations
+from .invites import (
+    audience_members,
+    invite_audience,
+    read_rsvp_token,
+    rsvp_token,
+    send_invitations,
+)
 from .payouts import delivered
 from .seats import cancel_registration, fill_seats, register, seats_left, seats_taken
 from .sessions import (
@@ -48,6 +59,7 @@ from .sessions import (
 
 __all__ = [
     "AllotmentUsedUp",
+    "CoachNotAllowed",
     "InvalidSchedule",
     "InvalidToken",
     "NotEligible",
@@ -66,9 +78,11 @@ __all__ = [
     "change_coach",
     "create_sessions",
     "delivered",
+    "edit_session",
     "feed_calendar",
     "feed_of",
     "fill_seats",
+    "invite_audience",
     "mark_attendance",
     "mark_everyone",
     "publish_availability",

@@ -15,6 +15,11 @@ class SessionNotOpen(SchedulingError):
     """The session is cancelled, over, or not open to this change."""
 
 
+class CoachNotAllowed(SchedulingError):
+    """The chosen coach would leave the person making the change unable to change the
+    session (a coach hands a session only to someone in their team)."""
+
+
 class NotEligible(SchedulingError):
     """The person is not in the session's audience."""
 

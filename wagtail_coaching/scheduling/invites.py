@@ -1,5 +1,5 @@
-"""Invitations to a group session: who is in its audience, the background job that emails
-them, and the signed accept/decline links in those emails."""
+"""Invitations to a group session: who is in its audience, asking for them, the background
+job that emails them, and the signed accept/decline links in those emails."""
 
 from django.contrib.auth import get_user_model
 from django.core import signing
@@ -21,11 +21,21 @@ from ..models import (
 )
 from ..outbox import queue_notifications
 from . import messages as msg
-from .errors import InvalidToken
-from .sessions import session_coaches
+from .errors import InvalidToken, SessionNotOpen
+from .sessions import send_invitations_later, session_coaches
 
 RSVP_SALT = "wagtail_coaching.rsvp"
 ACCEPT, DECLINE = "accept", "decline"
+
+
+def invite_audience(session, *, now=None):
+    """"Send invitations": the audience members not invited yet get theirs, in the
+    background (running it again sends nothing twice). Only an open session invites."""
+    if session.is_cancelled:
+        raise SessionNotOpen(_("This session was cancelled."))
+    if session.starts_at <= (now or timezone.now()):
+        raise SessionNotOpen(_("This session has already started."))
+    send_invitations_later(session)
 
 
 def audience_members(session):

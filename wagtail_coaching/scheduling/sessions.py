@@ -32,6 +32,8 @@ CALENDAR_FIELDS = (
 )
 EDITABLE_FIELDS = (*CALENDAR_FIELDS, "capacity", "team")
 MAX_SERIES = 104
+# How far a change reaches: this session, or it and the later sessions of its series.
+ONE, FUTURE = "one", "future"
 
 
 @dataclass
@@ -164,13 +166,24 @@ def send_invitations_later(session):
     enqueue(send_session_invitations, session.pk)
 
 
-def _targets(session, scope, now):
-    """The session alone, or it and the later sessions of its series that have not started."""
-    if scope == "future" and session.series_id:
+def sessions_reached(session, scope):
+    """The session alone, or it and the later sessions of its series (``scope=FUTURE``)."""
+    if scope == FUTURE and session.series_id:
         return GroupSession.objects.filter(
             series_id=session.series_id, starts_at__gte=session.starts_at
         )
     return GroupSession.objects.filter(pk=session.pk)
+
+
+def later_in_series(session):
+    """How many scheduled sessions of the series come after this one (what "this and all
+    later sessions" would also reach)."""
+    if not session.series_id:
+        return 0
+    return GroupSession.objects.filter(
+        series_id=session.series_id, starts_at__gt=session.starts_at,
+        status=SessionStatus.SCHEDULED,
+    ).count()
 
 
 def session_coaches(session):
@@ -179,7 +192,7 @@ def session_coaches(session):
     return [p for p in people if p.is_active]
 
 
-def update_sessions(session, changes, *, scope="one", actor=None, now=None):
+def update_sessions(session, changes, *, scope=ONE, actor=None, now=None):
     """Change one session, or it and all later ones of its series (``scope="future"``).
 
     A new start moves each session by the same amount (all future sessions of a weekly
@@ -195,7 +208,7 @@ def update_sessions(session, changes, *, scope="one", actor=None, now=None):
         _zone(changes["time_zone"])
     changed = []
     with transaction.atomic():
-        sessions = list(_targets(session, scope, now).select_for_update().order_by("starts_at"))
+        sessions = list(sessions_reached(session, scope).select_for_update().order_by("starts_at"))
         base = next(s for s in sessions if s.pk == session.pk)
         shift = changes["starts_at"] - base.starts_at if "starts_at" in changes else None
         length = base.ends_at - base.starts_at  # a new start alone keeps the length
@@ -277,14 +290,14 @@ def _everyone(session, kind, method):
     return out
 
 
-def cancel_sessions(session, *, scope="one", actor=None, now=None):
+def cancel_sessions(session, *, scope=ONE, actor=None, now=None):
     """Cancel one session, or it and all later ones of its series. Everyone who holds it in
     their calendar gets a cancellation (METHOD:CANCEL, STATUS:CANCELLED); the waitlist is
     told by email. Returns the sessions cancelled."""
     now = now or timezone.now()
     done = []
     with transaction.atomic():
-        for s in _targets(session, scope, now).select_for_update().order_by("starts_at"):
+        for s in sessions_reached(session, scope).select_for_update().order_by("starts_at"):
             if s.is_cancelled:
                 continue
             if s.ends_at <= now:

@@ -23,7 +23,7 @@ from ..conf import coaching_settings
 from ..forms import form_for
 from ..journeys import JourneyError, complete_activity
 from ..journeys.program import activity_block
-from ..journeys.queries import client_dashboard, enrollment_outline
+from ..journeys.queries import client_dashboard, enrollment_outline, is_first_visit
 from ..models import (
     DONE_STATES,
     ActivityState,
@@ -69,16 +69,6 @@ class ClientViewMixin(LoginRequiredMixin):
             if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
                 response.render()
         return response
-
-
-def is_first_visit(user, journeys, today=None):
-    """A client new today: no step done in any journey, and every journey (or, without one,
-    the account) started today in their zone. They are welcomed, not welcomed back."""
-    today = today or timezone.localdate()
-    if any(journey.done for journey in journeys):
-        return False
-    starts = [journey.enrollment.created_at for journey in journeys] or [user.date_joined]
-    return all(timezone.localdate(start) >= today for start in starts)
 
 
 class DashboardView(ClientViewMixin, View):

@@ -5,94 +5,32 @@ message they want.
   marks them all read and goes back to ``next`` (a local URL) or to the list.
 - ``notifications/settings/``: a checkbox per kind of message the reader may switch off
   (``outbox.optional_kinds()``); kinds for the coaching team show to staff only. Payment
-  and session-change messages are listed as always sent, without a checkbox. A kind
-  switched off is a ``NotificationPreference`` row with ``enabled=False``; switching it
-  back on deletes the row. The outbox reads these rows when it sends
-  (``outbox.send_notification`` records the message as skipped). The form lists the kinds
-  it shows in hidden ``shown`` fields and only those change, so an empty or truncated POST
+  and session-change messages are listed as always sent, without a checkbox. What is
+  switched off is recorded by ``notifications.preferences``; the outbox reads it when it
+  sends (``outbox.send_notification`` records the message as skipped). The form lists the
+  kinds it shows in hidden ``shown`` fields and only those change, so an empty or truncated POST
   (no ``shown``) is refused with a 400 and changes nothing: it is never read as "switch
   everything off". Switching every optional message off is its own button.
 
 A person only ever sees and changes their own.
 """
 
-from dataclasses import dataclass
-
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
 from ..journeys.queries import in_app_notifications, notification_items
-from ..models import Notification, NotificationChannel, NotificationPreference
-from ..outbox import notification_kinds
-from ..permissions import is_staff_role
+from ..notifications.inbox import mark_all_read
+from ..notifications.preferences import kind_choices, save_preferences
 from .client import ClientViewMixin
 
 # Notifications per page of the list.
 PER_PAGE = 20
-# Kinds of message only the coaching team receives.
-STAFF_KIND_PREFIXES = ("coach_",)
-STAFF_KINDS = frozenset({"at_risk_alert"})
-
-
-def is_staff_kind(name):
-    return name in STAFF_KINDS or name.startswith(STAFF_KIND_PREFIXES)
-
-
-def mark_all_read(user_id, now=None):
-    """Mark every unread in-app notification of the user read. Returns how many."""
-    return Notification.objects.filter(
-        recipient_id=user_id, channel=NotificationChannel.IN_APP, read_at__isnull=True
-    ).update(read_at=now or timezone.now())
-
-
-@dataclass
-class KindChoice:
-    name: str
-    label: str
-    optional: bool
-    enabled: bool
-    staff: bool
-
-
-def kind_choices(user):
-    """The kinds of message shown on ``user``'s settings page, with their state."""
-    staff = is_staff_role(user)
-    off = set(
-        NotificationPreference.objects.filter(user=user, enabled=False).values_list(
-            "kind", flat=True
-        )
-    )
-    return [
-        KindChoice(name, str(kind.label), kind.optional,
-                   not (kind.optional and name in off), is_staff_kind(name))
-        for name, kind in notification_kinds().items()
-        if staff or not is_staff_kind(name)
-    ]
-
-
-def save_preferences(user_id, shown, enabled):
-    """Record which of the ``shown`` optional kinds the user wants (``enabled``): a row
-    with ``enabled=False`` for each one switched off, none for the others."""
-    shown, enabled = set(shown), set(enabled) & set(shown)
-    off = shown - enabled
-    with transaction.atomic():
-        NotificationPreference.objects.filter(user_id=user_id, kind__in=enabled).delete()
-        NotificationPreference.objects.filter(user_id=user_id, kind__in=off).update(
-            enabled=False
-        )
-        NotificationPreference.objects.bulk_create(
-            [NotificationPreference(user_id=user_id, kind=kind, enabled=False)
-             for kind in sorted(off)],
-            ignore_conflicts=True,
-        )
 
 
 def _next_url(request, default):

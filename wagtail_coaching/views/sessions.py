@@ -11,7 +11,7 @@ link previews follow the links in emails.
 from datetime import timedelta
 
 from django.contrib import messages
-from django.db.models import BooleanField, Case, Count, OuterRef, Q, Subquery, When
+from django.db.models import BooleanField, Case, Count, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
@@ -49,6 +49,7 @@ from ..scheduling import (
 )
 from ..scheduling.errors import InvalidToken
 from ..scheduling.invites import ACCEPT
+from ..scheduling.waitlist import waitlist_position, waitlist_position_annotation
 from .client import ClientViewMixin, user_time_zone
 
 S = RegistrationStatus
@@ -81,34 +82,6 @@ def seats_taken_annotation(session_ref="pk"):
         .values("n")
     )
     return Coalesce(Subquery(taken), 0)
-
-
-def waitlist_position_annotation():
-    """A registration's place on its session's waitlist (1 = next to get a seat), in the
-    order ``fill_seats`` promotes: earliest first."""
-    ahead = (
-        Registration.objects.filter(session=OuterRef("session"), status=S.WAITLISTED)
-        .filter(
-            Q(waitlisted_at__lt=OuterRef("waitlisted_at"))
-            | Q(waitlisted_at=OuterRef("waitlisted_at"), pk__lt=OuterRef("pk"))
-        )
-        .order_by()
-        .values("session")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(ahead), 0) + 1
-
-
-def waitlist_position(registration):
-    if registration.status != S.WAITLISTED:
-        return None
-    return (
-        Registration.objects.filter(pk=registration.pk)
-        .annotate(position=waitlist_position_annotation())
-        .values_list("position", flat=True)
-        .first()
-    )
 
 
 def seats_left_of(session):

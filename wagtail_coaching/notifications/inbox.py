@@ -1,0 +1,12 @@
+"""The reader's in-app notifications: marking them read."""
+
+from django.utils import timezone
+
+from ..models import Notification, NotificationChannel
+
+
+def mark_all_read(user_id, now=None):
+    """Mark every unread in-app notification of the user read. Returns how many."""
+    return Notification.objects.filter(
+        recipient_id=user_id, channel=NotificationChannel.IN_APP, read_at__isnull=True
+    ).update(read_at=now or timezone.now())
