@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from ..views.client import user_time_zone
+from ..utils.time_zones import user_time_zone
 from .permission import refusing
 
 

@@ -67,7 +67,7 @@ from ..scheduling import (
     update_sessions,
 )
 from ..scheduling.sessions import MAX_SERIES, change_co_coaches, send_invitations_later
-from ..views.client import user_time_zone
+from ..utils.time_zones import user_time_zone
 from .base import DeclaredFiltersIndexView, MatrixModelAdmin, _count
 from .card import CoachingAdminView
 from .display import in_viewer_zone, person

@@ -9,6 +9,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from ..blocks import ProgramBlock
+from ..utils.time_zones import user_time_zone
 from .teams import AssignmentMethod
 
 
@@ -60,7 +61,6 @@ class EngagementPageMixin(models.Model):
 
     def get_context(self, request, *args, **kwargs):
         from ..journeys.queries import add_charts, enrollment_outline, open_stage_from_query
-        from ..views.client import user_time_zone
 
         context = super().get_context(request, *args, **kwargs)
         enrollment = None

@@ -37,6 +37,7 @@ from ..models import (
     SessionNote,
 )
 from ..outbox import queue_notifications
+from ..utils.time_zones import coach_time_zone, coaching_time_zone
 from . import messages as msg
 from .errors import AllotmentUsedUp, InvalidSchedule, SessionNotOpen, SlotTaken, TooLate
 
@@ -54,7 +55,7 @@ def publish_availability(coach, *, start, end, slot_minutes, weeks=1, time_zone=
     """Offer ``start``–``end`` cut into slots of ``slot_minutes``, on the same weekday and
     local time for ``weeks`` weeks. Refuses times that overlap slots already offered.
     Returns the new slots."""
-    tz = ZoneInfo(time_zone or coaching_settings.time_zone_name)
+    tz = ZoneInfo(time_zone) if time_zone else coaching_time_zone()
     if end <= start:
         raise InvalidSchedule(_("The end must be after the start."))
     if slot_minutes < 15:
@@ -248,8 +249,7 @@ def _create(enrollment, activity, slot, minutes, actor, now):
             session = CoachingSession.objects.create(
                 enrollment=enrollment, activity=activity, coach_id=slot.coach_id, slot=slot,
                 starts_at=slot.starts_at, ends_at=slot.starts_at + timedelta(minutes=minutes),
-                time_zone=(profile.time_zone if profile and profile.time_zone
-                           else coaching_settings.time_zone_name),
+                time_zone=coach_time_zone(profile).key,
                 video_link=profile.video_link if profile else "",
                 booked_by=actor, booked_at=now,
             )

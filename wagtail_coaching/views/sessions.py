@@ -49,7 +49,8 @@ from ..scheduling import (
 )
 from ..scheduling.errors import InvalidToken
 from ..scheduling.invites import ACCEPT
-from .client import ClientViewMixin, user_time_zone
+from ..utils.time_zones import user_time_zone
+from .client import ClientViewMixin
 
 S = RegistrationStatus
 # Registrations the sessions page lists as the client's own.
