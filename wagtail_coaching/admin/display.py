@@ -5,12 +5,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from ..utils.people import display_name as person  # the admin's short name for it
 from ..utils.time_zones import user_time_zone
 from .permission import refusing
-
-
-def person(user):
-    return user.get_full_name() or user.get_username()
 
 
 def card_url(enrollment, fragment=False):

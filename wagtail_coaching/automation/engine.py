@@ -31,6 +31,7 @@ from ..models import (
     RuleFiring,
 )
 from ..outbox import Message, queue_notifications
+from ..utils.people import display_name as _name
 from .messages import CUSTOM, CUSTOM_KIND, render_text
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ class Hit:
         return (self.enrollment_id, self.occurrence)
 
 
-def _name(user):
-    return user.get_full_name() or user.get_username() if user else ""
 
 
 def _path(name, *args):

@@ -47,6 +47,7 @@ from ..models import (
     RegistrationStatus,
     SessionStatus,
 )
+from ..utils.people import display_name
 from .program import activity_block
 
 logger = logging.getLogger(__name__)
@@ -378,7 +379,7 @@ def _upcoming_sessions(user, enrollments, rows_by_enrollment, now):
                 upcoming.append(UpcomingSession(
                     kind="one_to_one", title=by_pk[s.enrollment_id].engagement.title,
                     starts_at=s.starts_at, ends_at=s.ends_at, status=s.status,
-                    detail=s.coach.get_full_name() or s.coach.get_username(),
+                    detail=display_name(s.coach),
                     url=sessions_url,
                 ))
     upcoming.sort(key=lambda u: u.starts_at)

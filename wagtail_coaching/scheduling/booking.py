@@ -37,6 +37,7 @@ from ..models import (
     SessionNote,
 )
 from ..outbox import queue_notifications
+from ..utils.people import display_name
 from ..utils.time_zones import coach_time_zone, coaching_time_zone
 from . import messages as msg
 from .errors import AllotmentUsedUp, InvalidSchedule, SessionNotOpen, SlotTaken, TooLate
@@ -271,7 +272,7 @@ def _calendar_messages(session, kind, method):
     client, coach = session.enrollment.client, session.coach
     event = msg.one_to_one_event(session, session.enrollment.engagement.title, client, coach)
     key = f"one-to-one:{session.pk}"
-    payload = {"coach_name": msg.person_name(coach), "client_name": msg.person_name(client)}
+    payload = {"coach_name": display_name(coach), "client_name": display_name(client)}
     return [
         msg.calendar_message(person, kind, key, event, method=method,
                              sequence=session.sequence, payload={**payload, "role": role})
@@ -397,7 +398,7 @@ def record_session(session, *, outcome, summary="", private_note="", actor=None,
             queue_notifications([msg.plain_message(
                 enrollment.client, "one_to_one_summary",
                 f"one-to-one:{session.pk}:summary:{digest}", event,
-                {"coach_name": msg.person_name(session.coach)},
+                {"coach_name": display_name(session.coach)},
             )])
         _complete_if_delivered(session.activity_id, actor, now)
     return session

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..blocks import ACTIVITY_BLOCKS, UnlockRule
 from ..models import ActivityState
-from ..utils import time_zones
+from ..utils import people, time_zones
 
 register = template.Library()
 
@@ -103,6 +103,12 @@ def stage_titles(page):
         for stage in program.raw_data
         if stage.get("type") == "stage"
     ]
+
+
+@register.filter
+def display_name(user):
+    """A person's name as people read it (``utils.people.display_name``)."""
+    return people.display_name(user)
 
 
 @register.simple_tag
