@@ -52,11 +52,12 @@ from wagtail.blocks.list_block import ListValue
 from wagtail_modeladmin.helpers import ButtonHelper
 from wagtail_modeladmin.views import CreateView, EditView, InspectView
 
-from ..automation.messages import CUSTOM, TEMPLATES
+from ..automation.messages import TEMPLATES
 from ..blocks.automation import CHANNELS, RECIPIENTS
 from ..blocks.roles import coaching_role_choices
 from ..journeys.program import flatten_program, program_stages
 from ..models import AutomationRule, EngagementPage, RuleFiring, Trigger
+from ..notifications.kinds import CUSTOM
 from ..permissions import visible
 from ..templatetags.coaching_tags import kind_label
 from .base import MatrixModelAdmin

@@ -30,9 +30,10 @@ from ..models import (
     JourneyEvent,
     RuleFiring,
 )
-from ..outbox import Message, queue_notifications
+from ..notifications.kinds import CUSTOM, CUSTOM_KIND
+from ..notifications.outbox import Message, queue_notifications
 from ..utils.people import display_name as _name
-from .messages import CUSTOM, CUSTOM_KIND, render_text
+from .messages import render_text
 
 logger = logging.getLogger(__name__)
 LIVE_STATUSES = (*OPEN_STATUSES, EnrollmentStatus.COMPLETED)

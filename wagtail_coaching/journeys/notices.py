@@ -2,7 +2,7 @@
 
 from django.urls import NoReverseMatch, reverse
 
-from ..outbox import Message
+from ..notifications.outbox import Message
 from ..utils.people import display_name as _name
 
 

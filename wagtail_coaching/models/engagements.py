@@ -60,7 +60,8 @@ class EngagementPageMixin(models.Model):
         abstract = True
 
     def get_context(self, request, *args, **kwargs):
-        from ..journeys.queries import add_charts, enrollment_outline, open_stage_from_query
+        from ..charts.journeys import add_charts
+        from ..journeys.queries import enrollment_outline, open_stage_from_query
 
         context = super().get_context(request, *args, **kwargs)
         enrollment = None

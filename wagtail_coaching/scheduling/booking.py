@@ -36,7 +36,7 @@ from ..models import (
     NoteVisibility,
     SessionNote,
 )
-from ..outbox import queue_notifications
+from ..notifications.outbox import queue_notifications
 from ..utils.people import display_name
 from ..utils.time_zones import coach_time_zone, coaching_time_zone
 from . import messages as msg

@@ -28,6 +28,7 @@ from ..models import (
     EngagementPage,
     EnrollmentStatus,
 )
+from ..notifications.in_app import latest_notifications
 from ..permissions import activities_client_may_open, allowed
 from ..utils.time_zones import user_time_zone
 
@@ -64,6 +65,10 @@ class DashboardView(ClientViewMixin, View):
 
     def get(self, request):
         context = client_dashboard(request.user)
+        # The latest in-app notifications and the unread count: one query.
+        context["notifications"], context["unread_notifications"] = latest_notifications(
+            request.user
+        )
         context["first_visit"] = is_first_visit(request.user, context["journeys"])
         if not context["journeys"]:
             context["engagements"] = list(

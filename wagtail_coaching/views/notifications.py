@@ -4,14 +4,14 @@ message they want.
 - ``notifications/``: every in-app notification of the reader (paged, latest first); a POST
   marks them all read and goes back to ``next`` (a local URL) or to the list.
 - ``notifications/settings/``: a checkbox per kind of message the reader may switch off
-  (``outbox.optional_kinds()``); kinds for the coaching team show to staff only. Payment
+  (``notifications.kinds``); kinds for the coaching team show to staff only. Payment
   and session-change messages are listed as always sent, without a checkbox. A kind
   switched off is a ``NotificationPreference`` row with ``enabled=False``; switching it
   back on deletes the row. The outbox reads these rows when it sends
-  (``outbox.send_notification`` records the message as skipped). The form lists the kinds
-  it shows in hidden ``shown`` fields and only those change, so an empty or truncated POST
-  (no ``shown``) is refused with a 400 and changes nothing: it is never read as "switch
-  everything off". Switching every optional message off is its own button.
+  (``notifications.outbox.send_notification`` records the message as skipped). The form
+  lists the kinds it shows in hidden ``shown`` fields and only those change, so an empty or
+  truncated POST (no ``shown``) is refused with a 400 and changes nothing: it is never read
+  as "switch everything off". Switching every optional message off is its own button.
 
 A person only ever sees and changes their own.
 """
@@ -29,23 +29,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
-from ..journeys.queries import in_app_notifications, notification_items
 from ..models import Notification, NotificationChannel, NotificationPreference
-from ..outbox import notification_kinds
+from ..notifications.in_app import in_app_notifications, notification_items
+from ..notifications.kinds import is_staff_kind, notification_kinds
 from ..permissions import is_staff_role
 from .client import ClientViewMixin
 
 # Notifications per page of the list.
 PER_PAGE = 20
-# Kinds of message only the coaching team receives.
-STAFF_KIND_PREFIXES = ("coach_",)
-STAFF_KINDS = frozenset({"at_risk_alert"})
-
-
-def is_staff_kind(name):
-    return name in STAFF_KINDS or name.startswith(STAFF_KIND_PREFIXES)
-
-
 def mark_all_read(user_id, now=None):
     """Mark every unread in-app notification of the user read. Returns how many."""
     return Notification.objects.filter(
