@@ -15,7 +15,7 @@ from wagtail_coaching.admin.modeladmins import COACH_PANELS, coach_panels
 from wagtail_coaching.admin.rules import RULE_PANELS
 from wagtail_coaching.models import AutomationRule, CoachProfile, NotificationPreference
 from wagtail_coaching.models.teams import BIO_MAX_LENGTH
-from wagtail_coaching.outbox import optional_kinds
+from wagtail_coaching.notifications.kinds import optional_kinds
 from wagtail_coaching.testing.factories import UserFactory
 
 from .test_admin_clients import admin_world, as_user, message_texts

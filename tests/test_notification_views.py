@@ -12,14 +12,16 @@ from django.utils import timezone
 from wagtail.users.models import UserProfile
 
 from wagtail_coaching.automation.dispatch import dispatch_events
-from wagtail_coaching.automation.messages import CUSTOM, CUSTOM_KIND, TEMPLATES
+from wagtail_coaching.automation.messages import TEMPLATES
 from wagtail_coaching.journeys import enroll
 from wagtail_coaching.models import (
     Notification,
     NotificationChannel,
     NotificationPreference,
 )
-from wagtail_coaching.outbox import optional_kinds, render_email, send_notification
+from wagtail_coaching.notifications.emails import render_email
+from wagtail_coaching.notifications.kinds import CUSTOM, CUSTOM_KIND, optional_kinds
+from wagtail_coaching.notifications.outbox import send_notification
 from wagtail_coaching.testing.factories import UserFactory, make_engagement
 from wagtail_coaching.testing.programs import sized_program
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from tests.stripe_fake import (
     FREE,
@@ -24,10 +25,10 @@ from wagtail_coaching.models import (
     PaymentModel,
     SalesManagerProfile,
 )
-from wagtail_coaching.models.offers import REFERRAL_SESSION_KEY
+from wagtail_coaching.models.offers import REFERRAL_SESSION_KEY, describe_price
 from wagtail_coaching.payments import checks
-from wagtail_coaching.payments.money import describe_price, format_amount, to_minor_units
 from wagtail_coaching.testing.factories import UserFactory, make_engagement
+from wagtail_coaching.utils.money import format_amount, to_minor_units
 
 pytestmark = [pytest.mark.django_db]
 
@@ -161,10 +162,20 @@ def test_money_in_minor_units_and_words():
     assert to_minor_units(Decimal("1.230"), "kwd") == 1230
     with pytest.raises(ValueError):
         to_minor_units(Decimal("1.005"), "eur")
-    assert format_amount(Decimal("120"), "chf") == "120.00 CHF"
+    assert format_amount(Decimal("120"), "chf") == "CHF120.00"
     price = OfferPrice(label="x", payment_model=PaymentModel.SUBSCRIPTION, amount=Decimal("19"),
                        currency="eur", interval="month", interval_count=3)
     assert describe_price(price) == "€19.00 / 3 months"
+
+
+def test_amounts_are_written_in_the_active_language():
+    amount = Decimal("1490")
+    assert format_amount(amount, "eur") == "€1,490.00"
+    with translation.override("de"):
+        assert format_amount(amount, "eur") == "1.490,00\xa0€"
+        assert format_amount(Decimal("5000"), "jpy") == "5.000\xa0¥"  # no decimals: none charged
+    with translation.override("fr"):
+        assert format_amount(Decimal("1.23"), "kwd") == "1,230\xa0KWD"
 
 
 # -- Sales attribution ----------------------------------------------------------------------

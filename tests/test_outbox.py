@@ -10,10 +10,11 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from wagtail_coaching import outbox
 from wagtail_coaching.models import Notification
-from wagtail_coaching.outbox import Message, queue_notifications, send_notification, sweep_outbox
+from wagtail_coaching.notifications import outbox
+from wagtail_coaching.notifications.outbox import Message, queue_notifications, send_notification
 from wagtail_coaching.tasks import QUEUE
+from wagtail_coaching.tasks.outbox import sweep_outbox
 from wagtail_coaching.testing.factories import UserFactory
 from wagtail_coaching.testing.jobs import drain, run_jobs
 

@@ -44,7 +44,8 @@ from wagtail_coaching.models import (
     RuleFiring,
     Trigger,
 )
-from wagtail_coaching.outbox import Message, queue_notifications, sweep_outbox
+from wagtail_coaching.notifications.outbox import Message, queue_notifications
+from wagtail_coaching.tasks.outbox import sweep_outbox
 from wagtail_coaching.testing import programs
 from wagtail_coaching.testing.factories import UserFactory, make_engagement, publish_program
 from wagtail_coaching.testing.jobs import drain, run_jobs

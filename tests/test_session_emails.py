@@ -10,7 +10,7 @@ from django.template.loader import get_template
 
 from wagtail_coaching.conf import coaching_settings
 from wagtail_coaching.models import Audience, Notification
-from wagtail_coaching.outbox import queue_notifications, send_notification
+from wagtail_coaching.notifications.outbox import queue_notifications, send_notification
 from wagtail_coaching.scheduling import (
     SessionPlan,
     book_session,

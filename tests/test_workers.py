@@ -35,7 +35,7 @@ from django.db.models import F
 from wagtail_coaching import tasks
 from wagtail_coaching.journeys import enroll
 from wagtail_coaching.models import ClientActivity, Notification, PendingJob
-from wagtail_coaching.outbox import Message, queue_notifications
+from wagtail_coaching.notifications.outbox import Message, queue_notifications
 from wagtail_coaching.testing import programs
 from wagtail_coaching.testing.factories import UserFactory, make_engagement, publish_program
 from wagtail_coaching.testing.mail import sent_files

@@ -88,6 +88,17 @@ def is_staff_role(user):
     return bool(roles_of(user) - {ROLE_CLIENT})
 
 
+def may_use_admin(user):
+    """The coaching admin (its pages and reports) is for the team; clients follow their
+    journey on the site."""
+    return user is not None and user.is_authenticated and is_staff_role(user)
+
+
+def admin_allowed(user, action, obj=None):
+    """``allowed()`` for someone working in the coaching admin or its reports."""
+    return may_use_admin(user) and allowed(user, action, obj)
+
+
 # -- Scopes --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from .models import (
 )
 from .permissions import ROLE_CLIENT, scope_for
 from .utils.exports import csv_cell
+from .utils.people import display_name as _person
 
 ERASED_NAME = "Anonymised"
 ERASED_NOTE = "[erased]"
@@ -89,10 +90,6 @@ def _row(_kind, **values):
     return {name: _plain(values.get(name)) for name in FIELDS[_kind]}
 
 
-def _person(user):
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()
 
 
 def client_data(user):

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
+from ..charts.journeys import add_charts
 from ..journeys import (
     JourneyError,
     add_extra_activity,
@@ -29,7 +30,7 @@ from ..journeys import (
     skip_activity,
     unlock_activity,
 )
-from ..journeys.queries import add_charts, enrollment_outline
+from ..journeys.queries import enrollment_outline
 from ..models import (
     AssignmentMethod,
     CoachAssignment,

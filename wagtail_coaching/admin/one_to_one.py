@@ -32,7 +32,6 @@ from wagtail.admin.widgets import AdminDateInput, AdminTimeInput
 from wagtail_modeladmin.helpers import AdminURLHelper, ButtonHelper
 from wagtail_modeladmin.views import WMABaseView
 
-from ..conf import coaching_settings
 from ..journeys import JourneyError
 from ..models import AvailabilitySlot, CoachingSession, CoachingSessionStatus, CoachProfile
 from ..permissions import visible
@@ -45,6 +44,7 @@ from ..scheduling import (
     reschedule_session,
 )
 from ..scheduling.booking import parse_start, reschedule_times
+from ..utils import time_zones
 from . import my_calendar, payouts
 from .base import ContextInspectView, MatrixModelAdmin
 from .card import CoachingAdminView
@@ -102,13 +102,9 @@ def publishes_for_anyone(user):
 
 def coach_time_zone(coach):
     """The zone of the coach's profile, else the coaching default."""
-    profile = CoachProfile.objects.filter(user=coach).only("time_zone").first()
-    name = profile.time_zone if profile else ""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return coaching_settings.time_zone_name
-    return name
+    return time_zones.coach_time_zone(
+        CoachProfile.objects.filter(user=coach).only("time_zone").first()
+    ).key
 
 
 class PublishAvailabilityForm(forms.Form):
@@ -510,9 +506,8 @@ class OneToOneAdmin(MatrixModelAdmin):
 
 def session_zone_time(session):
     """The time in the session's own zone (the coach's), when it is not the viewer's."""
-    try:
-        zone = zoneinfo.ZoneInfo(session.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    zone = time_zones.known_zone(session.time_zone)
+    if zone is None:
         return ""
     if zone.key == timezone.get_current_timezone_name():
         return ""

@@ -30,6 +30,7 @@ from ..payments.fulfilment import grant_offer
 from ..payments.refunds import request_refund
 from ..payments.stripe_client import stripe_enabled
 from .base import DeclaredFiltersIndexView, GuardedModelAdminGroup
+from .display import person
 from .modeladmins import MatrixModelAdmin
 from .permission import MatrixPermissionHelper, forbidden, may, refusing
 
@@ -70,7 +71,7 @@ class SalesManagerFilter(SimpleListFilter):
             .distinct().order_by("username")
         )
         return [("none", _("None"))] + [
-            (str(u.pk), u.get_full_name() or u.get_username()) for u in users
+            (str(u.pk), person(u)) for u in users
         ]
 
     def queryset(self, request, queryset):

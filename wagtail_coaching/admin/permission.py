@@ -15,22 +15,15 @@ teams, coach profiles, companies and cohorts. Nothing is deleted from the coachi
 """
 
 from django.contrib.auth.models import Permission
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.template.response import TemplateResponse
 from wagtail_modeladmin.helpers import PermissionHelper
 
-from ..permissions import allowed, is_staff_role, visible
-
-
-def may_use_admin(user):
-    """The coaching admin is for the team; clients follow their journey on the site."""
-    return user is not None and user.is_authenticated and is_staff_role(user)
-
-
-def may(user, action, obj=None):
-    """``allowed()`` for someone working in the coaching admin."""
-    return may_use_admin(user) and allowed(user, action, obj)
+from ..permissions import admin_allowed as may  # the admin's short name for it
+from ..permissions import may_use_admin as may_use_admin
+from ..permissions import visible
+from ..utils.admin_pages import forbidden as forbidden
+from ..utils.admin_pages import refusing as refusing
+from ..utils.admin_pages import wants_fragment as wants_fragment
 
 
 def visible_or_404(user, action, *, related=(), **lookup):
@@ -40,33 +33,6 @@ def visible_or_404(user, action, *, related=(), **lookup):
     if obj is None:
         raise Http404
     return obj
-
-
-def wants_fragment(request):
-    """Whether to answer with a fragment (the client card's dialog) rather than a page."""
-    return (
-        request.GET.get("panel") == "1"
-        or request.headers.get("X-Requested-With") == "XMLHttpRequest"
-        or request.headers.get("HX-Request") == "true"
-    )
-
-
-def forbidden(request):
-    """The 403 page. It names nobody: the object stays anonymous to whoever was refused."""
-    template = (
-        "wagtail_coaching/admin/forbidden_fragment.html"
-        if wants_fragment(request)
-        else "wagtail_coaching/admin/forbidden.html"
-    )
-    return TemplateResponse(request, template, {}, status=403)
-
-
-def refusing(view, request, *args, **kwargs):
-    """Run ``view``; a PermissionDenied it raises becomes the 403 page."""
-    try:
-        return view(request, *args, **kwargs)
-    except PermissionDenied:
-        return forbidden(request)
 
 
 class MatrixPermissionHelper(PermissionHelper):

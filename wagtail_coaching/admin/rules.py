@@ -50,7 +50,7 @@ from wagtail.blocks.list_block import ListValue
 from wagtail_modeladmin.helpers import ButtonHelper
 from wagtail_modeladmin.views import CreateView, EditView, InspectView
 
-from ..automation.messages import CUSTOM, TEMPLATES
+from ..automation.messages import TEMPLATES
 from ..automation.rules import (
     DRY_RUN_LIMIT,
     dry_run,
@@ -63,6 +63,7 @@ from ..blocks.automation import CHANNELS, RECIPIENTS
 from ..blocks.roles import coaching_role_choices
 from ..journeys.program import flatten_program, program_stages
 from ..models import AutomationRule, EngagementPage, Trigger
+from ..notifications.kinds import CUSTOM
 from ..permissions import visible
 from ..templatetags.coaching_tags import kind_label
 from .base import MatrixModelAdmin

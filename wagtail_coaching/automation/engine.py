@@ -30,8 +30,10 @@ from ..models import (
     JourneyEvent,
     RuleFiring,
 )
-from ..outbox import Message, queue_notifications
-from .messages import CUSTOM, CUSTOM_KIND, render_text
+from ..notifications.kinds import CUSTOM, CUSTOM_KIND
+from ..notifications.outbox import Message, queue_notifications
+from ..utils.people import display_name as _name
+from .messages import render_text
 
 logger = logging.getLogger(__name__)
 LIVE_STATUSES = (*OPEN_STATUSES, EnrollmentStatus.COMPLETED)
@@ -51,8 +53,6 @@ class Hit:
         return (self.enrollment_id, self.occurrence)
 
 
-def _name(user):
-    return user.get_full_name() or user.get_username() if user else ""
 
 
 def _path(name, *args):

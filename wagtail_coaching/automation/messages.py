@@ -3,21 +3,11 @@ override, ``wagtail_coaching/emails/<kind>_subject.txt`` and ``<kind>.txt``) or 
 text written in the rule."""
 
 from django.template import Context, Engine, TemplateSyntaxError
-from django.utils.translation import gettext_lazy as _
 
-CUSTOM = "custom"
-# Message kind of a custom text (its email template shows the rule's subject and text).
-CUSTOM_KIND = "rule_message"
+from ..notifications.kinds import rule_messages
 
-TEMPLATES = {
-    CUSTOM: _("Custom text (below)"),
-    "welcome": _("Welcome to the engagement"),
-    "session_reminder": _("Session reminder"),
-    "session_follow_up": _("After the session: summary and next practice"),
-    "at_risk_alert": _("Client at risk (to the coach)"),
-    "renewal_review": _("Renewal review before access ends"),
-    "payment_problem": _("A payment failed"),
-}
+# What a rule may send, by choice: its own text (``CUSTOM``) or a kind's templates.
+TEMPLATES = rule_messages()
 
 _engine = Engine(autoescape=False)
 

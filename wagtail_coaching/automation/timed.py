@@ -8,7 +8,6 @@ after enrollment" rule does not fire for every client enrolled last year.
 """
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -29,6 +28,7 @@ from ..models import (
     SessionStatus,
     Trigger,
 )
+from ..utils.time_zones import coaching_time_zone
 from .engine import Hit, fire
 
 
@@ -71,7 +71,7 @@ def _enrollment_days(rule, now):
 
 
 def _cohort_days(rule, now):
-    tz = ZoneInfo(coaching_settings.time_zone_name)
+    tz = coaching_time_zone()
     days = rule.days or 0
     # Cohorts start at local midnight of their start date: compare local dates.
     today = now.astimezone(tz)

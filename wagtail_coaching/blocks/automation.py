@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 
+from ..notifications.kinds import rule_messages
 from .activities import ActivityStreamBlock
 from .roles import coaching_role_choices
 
@@ -19,9 +20,7 @@ CHANNELS = [
 
 
 def message_template_choices():
-    from ..automation.messages import TEMPLATES
-
-    return [(key, label) for key, label in TEMPLATES.items()]
+    return list(rule_messages().items())
 
 
 class UnlockActivityBlock(blocks.StructBlock):

@@ -18,7 +18,7 @@ from ..models import (
     RoundRobinCursor,
     TeamMembership,
 )
-from ..outbox import queue_notifications
+from ..notifications.outbox import queue_notifications
 from . import notices
 from .errors import CoachUnavailable, EnrollmentNotOpen, NoCoachAvailable
 

@@ -5,11 +5,10 @@ completed or skipped, and by the periodic job for time-based rules.
 """
 
 import datetime
-import zoneinfo
 
 from ..blocks import UnlockRule
-from ..conf import coaching_settings
 from ..models import DONE_STATES, ActivityState
+from ..utils.time_zones import coaching_time_zone
 
 TIME_RULES = {
     UnlockRule.DAYS_AFTER_ENROLLMENT,
@@ -18,12 +17,8 @@ TIME_RULES = {
 }
 
 
-def coaching_timezone():
-    return zoneinfo.ZoneInfo(coaching_settings.time_zone_name)
-
-
 def _local_midnight(date):
-    return datetime.datetime.combine(date, datetime.time.min, tzinfo=coaching_timezone())
+    return datetime.datetime.combine(date, datetime.time.min, tzinfo=coaching_time_zone())
 
 
 def unlock_time(rule, days, date, enrollment, cohort_start=None):

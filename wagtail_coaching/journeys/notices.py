@@ -2,7 +2,8 @@
 
 from django.urls import NoReverseMatch, reverse
 
-from ..outbox import Message
+from ..notifications.outbox import Message
+from ..utils.people import display_name as _name
 
 
 def _url(name, *args):
@@ -25,8 +26,6 @@ def step_open(activity, engagement_title, client_id):
     )
 
 
-def _name(user):
-    return user.get_full_name() or user.get_username()
 
 
 def coach_assigned(assignment, previous, engagement_title):

@@ -24,7 +24,7 @@ from ..models import (
     EventKind,
     JourneyEvent,
 )
-from ..outbox import queue_notifications
+from ..notifications.outbox import queue_notifications
 from . import notices
 from .assignment import hand_off_for_stages
 from .engine import journey_order, open_due, unlock_time

@@ -1,34 +1,17 @@
 """Read models for the client site: the dashboard and an enrollment's outline.
 
 Each function runs a fixed number of queries, however many enrollments or activities.
-The dashboard's in-app notifications (the latest ones and the unread count) are one query.
-The charts of a journey (progress by stage, check-in scores: ``add_charts``) are drawn on
-the engagement page and the client card; they read the scores in one more query, only when
-the journey has a check-in step.
+The charts of a journey are drawn from an outline by ``charts.journeys``; the dashboard's
+in-app notifications come from ``notifications.in_app``.
 """
 
-import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import (
-    Case,
-    Exists,
-    OuterRef,
-    Sum,
-    Value,
-    When,
-    Window,
-)
-from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from ..charts import Chart, Series
 from ..conf import coaching_settings
-from ..metrics import checkin_scores
 from ..models import (
     DONE_STATES,
     OPEN_TO_CLIENT_STATES,
@@ -40,16 +23,12 @@ from ..models import (
     CoachingSessionStatus,
     Enrollment,
     JourneyEvent,
-    Notification,
-    NotificationChannel,
-    NotificationPreference,
     Registration,
     RegistrationStatus,
     SessionStatus,
 )
+from ..utils.people import display_name
 from .program import activity_block
-
-logger = logging.getLogger(__name__)
 
 VISIBLE_STATES = (
     ActivityState.LOCKED, ActivityState.AVAILABLE, ActivityState.COMPLETED, ActivityState.SKIPPED,
@@ -194,87 +173,6 @@ def enrollment_outline(enrollment):
     return _summarise(enrollment, _rows_for([enrollment.pk])[enrollment.pk])
 
 
-# -- Charts ----------------------------------------------------------------------------------
-
-def has_checkins(summary):
-    return any(row.kind == "check_in" for stage in summary.stages for row in stage.activities)
-
-
-def checkin_points(enrollment_ids):
-    """{enrollment id: [{"title", "score", "completed_at"}]}: the scored check-ins of these
-    enrollments (``metrics.checkin_scores``), oldest first. One query (none without ids)."""
-    found = defaultdict(list)
-    if not enrollment_ids:
-        return found
-    rows = (
-        checkin_scores(Enrollment.objects.filter(pk__in=list(enrollment_ids)))
-        .values("enrollment_id", "title", "score", "completed_at")
-        .order_by("completed_at", "pk")
-    )
-    for row in rows:
-        found[row.pop("enrollment_id")].append(row)
-    return found
-
-
-def checkin_chart(points, chart_id=""):
-    """The check-in trend: one line per check-in title, x the days they were answered (in
-    the current time zone), y the score (0-10; a day's answers averaged)."""
-    scores = defaultdict(list)
-    for point in points:
-        scores[(point["title"], timezone.localtime(point["completed_at"]).date())].append(
-            point["score"]
-        )
-    days = sorted({day for _title, day in scores})
-    titles = list(dict.fromkeys(point["title"] for point in points))
-
-    def score(title, day):
-        found = scores.get((title, day))
-        if not found:
-            return None
-        return found[0] if len(found) == 1 else round(sum(found) / len(found), 1)
-
-    return Chart(
-        kind="line", title=_("Check-in scores"), labels=days,
-        series=[Series(title, [score(title, day) for day in days]) for title in titles],
-        unit=_("out of 10"), y_max=10, x_label=_("Answered on"), date_format="j M Y",
-        # A check-in not answered on a day is not a break in its trend.
-        span_gaps=True, legend=True,  # even one line: the legend names the check-in
-        description=_("Each check-in's score from 0 to 10, on the days it was answered."),
-        empty_text=_("No check-ins answered yet."), chart_id=chart_id,
-    )
-
-
-def progress_chart(summary, chart_id=""):
-    """Steps done beside all steps, per stage of one journey."""
-    stages = summary.stages
-    return Chart(
-        kind="bar", title=_("Progress by stage"),
-        labels=[stage.title or _("Extra steps") for stage in stages],
-        series=[
-            Series(_("Done"), [stage.done for stage in stages]),
-            Series(_("All steps"), [stage.total for stage in stages]),
-        ],
-        x_label=_("Stage"),
-        description=_("Steps done beside the number of steps in each stage."),
-        empty_text=_("No steps yet."), chart_id=chart_id,
-    )
-
-
-def add_charts(summaries, show_checkins=lambda summary: True):
-    """Set ``progress_chart`` on each summary, and ``checkin_chart`` on those with a
-    check-in step that ``show_checkins`` allows. One query at most."""
-    with_checkins = [s for s in summaries if has_checkins(s) and show_checkins(s)]
-    points = checkin_points([s.enrollment.pk for s in with_checkins])
-    for summary in summaries:
-        key = summary.enrollment.public_id.hex
-        summary.progress_chart = progress_chart(summary, chart_id=f"progress-chart-{key}")
-    for summary in with_checkins:
-        summary.checkin_chart = checkin_chart(
-            points.get(summary.enrollment.pk, []),
-            chart_id=f"checkin-chart-{summary.enrollment.public_id.hex}",
-        )
-
-
 ENROLLMENT_FIELDS = tuple(f.name for f in Enrollment._meta.concrete_fields)
 DASHBOARD_ENGAGEMENT_FIELDS = (
     "engagement__title", "engagement__url_path", "engagement__depth",
@@ -378,111 +276,11 @@ def _upcoming_sessions(user, enrollments, rows_by_enrollment, now):
                 upcoming.append(UpcomingSession(
                     kind="one_to_one", title=by_pk[s.enrollment_id].engagement.title,
                     starts_at=s.starts_at, ends_at=s.ends_at, status=s.status,
-                    detail=s.coach.get_full_name() or s.coach.get_username(),
+                    detail=display_name(s.coach),
                     url=sessions_url,
                 ))
     upcoming.sort(key=lambda u: u.starts_at)
     return upcoming[:DASHBOARD_UPCOMING_SESSIONS]
-
-
-# -- In-app notifications ---------------------------------------------------------------------
-
-# How many in-app notifications the dashboard lists (the notifications page lists them all).
-DASHBOARD_NOTIFICATIONS = 5
-
-
-def in_app_notifications(user):
-    """``user``'s in-app notifications, latest first: never another person's, never one the
-    outbox skipped, nor one of a kind they have switched off since it was queued."""
-    from ..outbox import optional_kinds
-
-    switched_off = NotificationPreference.objects.filter(
-        user=user, kind=OuterRef("kind"), enabled=False
-    ).filter(kind__in=list(optional_kinds()))
-    return (
-        Notification.objects.filter(
-            recipient=user, channel=NotificationChannel.IN_APP, skipped=False
-        )
-        .exclude(Exists(switched_off))
-        .order_by("-created_at", "-id")
-    )
-
-
-@dataclass
-class NotificationItem:
-    """One line of an in-app notification list."""
-
-    notification: Notification
-    text: str
-    at: object
-    url: str
-    unread: bool
-
-
-def _safe_path(path):
-    """A local path from a payload (never another site's address)."""
-    local = (
-        isinstance(path, str) and path.startswith("/") and not path.startswith("//")
-        and "\\" not in path
-    )
-    return path if local else ""
-
-
-def notification_link(payload):
-    """Where an in-app notification leads: the step, the sessions page for a session, else
-    the dashboard (paths written into the payload when it was queued)."""
-    if payload.get("activity_path"):
-        return _safe_path(payload["activity_path"])
-    if payload.get("starts_at") and payload.get("sessions_path"):
-        return _safe_path(payload["sessions_path"])
-    return _safe_path(payload.get("dashboard_path") or payload.get("sessions_path") or "")
-
-
-def notification_text(notification):
-    """The one-line text of a notification: its kind's email subject
-    (``wagtail_coaching/emails/<kind>_subject.txt``, overridable), rendered with the same
-    context as the email, in the reader's current language."""
-    from ..outbox import notification_kinds
-
-    context = {
-        "notification": notification,
-        "recipient": notification.recipient,
-        "base_url": coaching_settings.BASE_URL.rstrip("/"),
-        **(notification.payload or {}),
-    }
-    try:
-        text = render_to_string(
-            f"wagtail_coaching/emails/{notification.kind}_subject.txt", context
-        )
-    except Exception as exc:  # a missing or broken template must not break the page
-        if not isinstance(exc, TemplateDoesNotExist):
-            logger.exception("The subject of notification %s did not render", notification.pk)
-        kind = notification_kinds().get(notification.kind)
-        return str(kind.label) if kind else notification.kind
-    return " ".join(text.split())
-
-
-def notification_items(user, notifications):
-    """``NotificationItem``s for rows of ``in_app_notifications(user)`` (no queries)."""
-    items = []
-    for n in notifications:
-        n.recipient = user  # the list is the reader's own: no query per row
-        items.append(NotificationItem(
-            notification=n, text=notification_text(n), at=n.created_at,
-            url=notification_link(n.payload or {}), unread=n.read_at is None,
-        ))
-    return items
-
-
-def latest_notifications(user, limit=DASHBOARD_NOTIFICATIONS):
-    """(the latest ``limit`` in-app notifications as items, how many are unread): one query.
-    The unread ones are counted over all the reader's notifications, before the limit (a
-    window over the whole result)."""
-    unread = Case(When(read_at__isnull=True, then=Value(1)), default=Value(0))
-    rows = list(
-        in_app_notifications(user).annotate(unread_total=Window(Sum(unread)))[:limit]
-    )
-    return notification_items(user, rows), (rows[0].unread_total if rows else 0)
 
 
 def client_dashboard(user):
@@ -518,11 +316,7 @@ def client_dashboard(user):
     for event in recent:
         event.enrollment = by_pk[event.enrollment_id]
     upcoming = _upcoming_sessions(user, enrollments, rows, timezone.now())
-    notifications, unread = latest_notifications(user)
-    return {
-        "journeys": journeys, "recent_events": recent, "upcoming_sessions": upcoming,
-        "notifications": notifications, "unread_notifications": unread,
-    }
+    return {"journeys": journeys, "recent_events": recent, "upcoming_sessions": upcoming}
 
 
 def is_first_visit(user, journeys, today=None):

@@ -16,7 +16,7 @@ from ..models import (
     EventKind,
     JourneyEvent,
 )
-from ..outbox import queue_notifications
+from ..notifications.outbox import queue_notifications
 from . import notices
 from .bulk import update_rows
 from .engine import TIME_RULES, journey_order, open_due, unlock_time

@@ -9,6 +9,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from ..blocks import ProgramBlock
+from ..utils.time_zones import user_time_zone
 from .teams import AssignmentMethod
 
 
@@ -59,8 +60,8 @@ class EngagementPageMixin(models.Model):
         abstract = True
 
     def get_context(self, request, *args, **kwargs):
-        from ..journeys.queries import add_charts, enrollment_outline, open_stage_from_query
-        from ..views.client import user_time_zone
+        from ..charts.journeys import add_charts
+        from ..journeys.queries import enrollment_outline, open_stage_from_query
 
         context = super().get_context(request, *args, **kwargs)
         enrollment = None

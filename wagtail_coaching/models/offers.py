@@ -18,6 +18,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey, ParentalManyToManyField
 from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel
@@ -26,6 +27,7 @@ from wagtail.models import Orderable, Page
 from wagtail.search import index
 
 from ..blocks.landing import OfferBodyBlock
+from ..utils.money import describe_interval, format_amount, to_minor_units
 
 # Session key under which a visitor's ``?ref=`` sales code is kept until checkout.
 REFERRAL_SESSION_KEY = "wagtail_coaching_ref"
@@ -44,6 +46,23 @@ class PaymentModel(models.TextChoices):
 
 # Payment models billed through a Stripe subscription.
 RECURRING_MODELS = (PaymentModel.SUBSCRIPTION, PaymentModel.INSTALLMENTS)
+
+
+def describe_price(price, installments=None):
+    """One line for a price or an order: "Free", "€49.00", "€19.00 / month", "3 × €100.00 /
+    month". Works on anything with the price fields."""
+    if price.payment_model == PaymentModel.FREE:
+        return gettext("Free")
+    amount = format_amount(price.amount, price.currency)
+    every = describe_interval(price.interval, price.interval_count)
+    if price.payment_model == PaymentModel.SUBSCRIPTION:
+        return gettext("%(amount)s / %(every)s") % {"amount": amount, "every": every}
+    if price.payment_model == PaymentModel.INSTALLMENTS:
+        count = installments or getattr(price, "installments", None) or 0
+        return gettext("%(count)d × %(amount)s / %(every)s") % {
+            "count": count, "amount": amount, "every": every,
+        }
+    return amount
 
 
 class BillingInterval(models.TextChoices):
@@ -251,8 +270,6 @@ class AbstractOfferPrice(models.Model):
         if self.trial_days and not self.is_recurring:
             errors["trial_days"] = _("Only subscriptions and installments can start with a trial.")
         if not self.is_free and not errors:
-            from ..payments.money import to_minor_units
-
             try:
                 to_minor_units(amount, self.currency)
             except ValueError as exc:
@@ -262,8 +279,6 @@ class AbstractOfferPrice(models.Model):
 
     def describe(self):
         """A short human description: "€49.00", "€19.00 / month", "3 × €100.00 / month"."""
-        from ..payments.money import describe_price
-
         return describe_price(self)
 
 
@@ -457,13 +472,9 @@ class Order(models.Model):
 
     @property
     def amount_minor(self):
-        from ..payments.money import to_minor_units
-
         return to_minor_units(self.amount, self.currency)
 
     def describe_amount(self):
-        from ..payments.money import describe_price
-
         return describe_price(self, installments=self.installments_total)
 
     @property

@@ -12,6 +12,7 @@ from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 
 from ..conf import coaching_settings
+from ..utils.people import display_name
 
 # The longest bio a coach profile takes (it is shown to clients choosing a coach).
 BIO_MAX_LENGTH = 5000
@@ -100,7 +101,7 @@ class CoachProfile(models.Model):
         ordering = ["user__first_name", "user__last_name"]
 
     def __str__(self):
-        return self.user.get_full_name() or self.user.get_username()
+        return display_name(self.user)
 
 
 class AssignmentMethod(models.TextChoices):

@@ -9,16 +9,8 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from ..models import NotificationPreference
-from ..outbox import notification_kinds
 from ..permissions import is_staff_role
-
-# Kinds of message only the coaching team receives.
-STAFF_KIND_PREFIXES = ("coach_",)
-STAFF_KINDS = frozenset({"at_risk_alert"})
-
-
-def is_staff_kind(name):
-    return name in STAFF_KINDS or name.startswith(STAFF_KIND_PREFIXES)
+from .kinds import is_staff_kind, notification_kinds
 
 
 @dataclass

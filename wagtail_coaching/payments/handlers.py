@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from ..models import EventKind, Order, OrderStatus, PaymentModel, StripeEvent
 from ..models.offers import FINAL_DISPUTE_STATUSES
+from ..utils.money import exponent
 from .errors import UnprocessableEvent
 from .fulfilment import apply_access, fulfil, lock_order, orders_for_update, record_on_grants
-from .money import exponent
 
 logger = logging.getLogger(__name__)
 

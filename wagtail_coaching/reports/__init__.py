@@ -12,7 +12,7 @@ over what the permission matrix lets the viewer see:
 from django.urls import reverse
 from wagtail.admin.menu import MenuItem
 
-from ..admin.permission import may
+from ..permissions import admin_allowed as may
 from . import coaching, company, sales, sessions
 
 REPORTS = (

@@ -20,11 +20,12 @@ from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.ui.tables import Column
 from wagtail.admin.views.reports import ReportView
 
-from ..admin.display import in_viewer_zone, person
-from ..admin.permission import forbidden, may
 from ..models import CoachAssignment, Cohort, Company, EngagementPage, Enrollment
+from ..permissions import admin_allowed as may
 from ..permissions import visible
+from ..utils.admin_pages import forbidden, in_viewer_zone
 from ..utils.exports import SafeSpreadsheetExportMixin
+from ..utils.people import display_name as person
 
 
 def zone():

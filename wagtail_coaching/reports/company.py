@@ -8,7 +8,6 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.tables import TitleColumn
 
 from .. import metrics
-from ..admin.display import card_url
 from ..models import (
     DONE_STATES,
     ActivityState,
@@ -20,6 +19,7 @@ from ..models import (
     JourneyEvent,
 )
 from ..permissions import visible
+from ..utils.admin_pages import card_url
 from .base import CoachingReport, EnrollmentFilterSet, column, person
 
 

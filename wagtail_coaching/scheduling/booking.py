@@ -36,7 +36,9 @@ from ..models import (
     NoteVisibility,
     SessionNote,
 )
-from ..outbox import queue_notifications
+from ..notifications.outbox import queue_notifications
+from ..utils.people import display_name
+from ..utils.time_zones import coach_time_zone, coaching_time_zone
 from . import messages as msg
 from .errors import AllotmentUsedUp, InvalidSchedule, SessionNotOpen, SlotTaken, TooLate
 
@@ -54,7 +56,7 @@ def publish_availability(coach, *, start, end, slot_minutes, weeks=1, time_zone=
     """Offer ``start``–``end`` cut into slots of ``slot_minutes``, on the same weekday and
     local time for ``weeks`` weeks. Refuses times that overlap slots already offered.
     Returns the new slots."""
-    tz = ZoneInfo(time_zone or coaching_settings.time_zone_name)
+    tz = ZoneInfo(time_zone) if time_zone else coaching_time_zone()
     if end <= start:
         raise InvalidSchedule(_("The end must be after the start."))
     if slot_minutes < 15:
@@ -248,8 +250,7 @@ def _create(enrollment, activity, slot, minutes, actor, now):
             session = CoachingSession.objects.create(
                 enrollment=enrollment, activity=activity, coach_id=slot.coach_id, slot=slot,
                 starts_at=slot.starts_at, ends_at=slot.starts_at + timedelta(minutes=minutes),
-                time_zone=(profile.time_zone if profile and profile.time_zone
-                           else coaching_settings.time_zone_name),
+                time_zone=coach_time_zone(profile).key,
                 video_link=profile.video_link if profile else "",
                 booked_by=actor, booked_at=now,
             )
@@ -271,7 +272,7 @@ def _calendar_messages(session, kind, method):
     client, coach = session.enrollment.client, session.coach
     event = msg.one_to_one_event(session, session.enrollment.engagement.title, client, coach)
     key = f"one-to-one:{session.pk}"
-    payload = {"coach_name": msg.person_name(coach), "client_name": msg.person_name(client)}
+    payload = {"coach_name": display_name(coach), "client_name": display_name(client)}
     return [
         msg.calendar_message(person, kind, key, event, method=method,
                              sequence=session.sequence, payload={**payload, "role": role})
@@ -397,7 +398,7 @@ def record_session(session, *, outcome, summary="", private_note="", actor=None,
             queue_notifications([msg.plain_message(
                 enrollment.client, "one_to_one_summary",
                 f"one-to-one:{session.pk}:summary:{digest}", event,
-                {"coach_name": msg.person_name(session.coach)},
+                {"coach_name": display_name(session.coach)},
             )])
         _complete_if_delivered(session.activity_id, actor, now)
     return session

@@ -15,8 +15,9 @@ from ..models import (
     Registration,
 )
 from ..models.sessions import new_token
+from ..utils.people import display_name
 from .calendar import CalendarEvent, build_feed
-from .messages import group_event, one_to_one_event, person_name
+from .messages import group_event, one_to_one_event
 
 # How far back a feed reaches (sessions further ahead are all included).
 FEED_PAST = timedelta(days=90)
@@ -89,4 +90,4 @@ def _event(fields, sequence, cancelled=False):
 
 def feed_calendar(user, now=None):
     """The feed as iCalendar bytes."""
-    return build_feed(feed_events(user, now), f"Coaching · {person_name(user)}")
+    return build_feed(feed_events(user, now), f"Coaching · {display_name(user)}")

@@ -19,7 +19,7 @@ from ..models import (
     Registration,
     RegistrationStatus,
 )
-from ..outbox import queue_notifications
+from ..notifications.outbox import queue_notifications
 from . import messages as msg
 from .errors import InvalidToken, SessionNotOpen
 from .sessions import send_invitations_later, session_coaches

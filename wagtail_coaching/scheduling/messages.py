@@ -11,12 +11,9 @@ from datetime import datetime
 from django.urls import NoReverseMatch, reverse
 
 from ..conf import coaching_settings
-from ..outbox import Message
+from ..notifications.outbox import Message
+from ..utils.people import display_name as person_name
 from .calendar import CalendarEvent, build_ics, invite_email_part
-
-
-def person_name(user):
-    return user.get_full_name() or user.get_username()
 
 
 def _path(name, *args):

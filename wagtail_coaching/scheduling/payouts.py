@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Sum
 
 from ..models import CoachingSession, CoachingSessionStatus, GroupSession, SessionStatus
+from ..utils.people import display_name
 
 
 @dataclass
@@ -96,5 +97,5 @@ def delivered(start, end, coach_ids=None):
     for coach_id, r in rows.items():
         r.coach = users[coach_id]
     return sorted(
-        rows.values(), key=lambda r: (r.coach.get_full_name() or r.coach.get_username()).lower()
+        rows.values(), key=lambda r: display_name(r.coach).lower()
     )

@@ -21,7 +21,7 @@ from ..models import (
     Registration,
     RegistrationStatus,
 )
-from ..outbox import queue_notifications
+from ..notifications.outbox import queue_notifications
 from ..permissions import allowed
 from . import messages as msg
 from .errors import NotEligible, SessionNotOpen

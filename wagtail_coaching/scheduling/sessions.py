@@ -22,7 +22,7 @@ from ..models import (
     SessionSeries,
     SessionStatus,
 )
-from ..outbox import queue_notifications
+from ..notifications.outbox import queue_notifications
 from . import messages as msg
 from .errors import InvalidSchedule, SessionNotOpen
 

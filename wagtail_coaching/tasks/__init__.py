@@ -55,7 +55,7 @@ def enqueue(actor, *args, **kwargs):
     unsent. Nothing is sent, and nothing stays behind, if the transaction rolls back. Returns
     the PendingJob (None for outbox-backed actors). Arguments must be JSON (ids, strings).
     """
-    from .. import outbox
+    from . import outbox
 
     if actor.actor_name in OUTBOX_BACKED:
         outbox.send_after_commit(actor, args, kwargs)
@@ -97,7 +97,7 @@ def bulk_job(fn):
 
 @fast_job
 def send_notifications(notification_ids):
-    from ..outbox import send_notification
+    from ..notifications.outbox import send_notification
 
     for notification_id in notification_ids:
         send_notification(notification_id)
@@ -123,7 +123,7 @@ def unlock_due_activities():
 @cron(coaching_settings.SWEEP_SCHEDULE)
 @job(QUEUE, max_retries=0, min_backoff=SECOND, max_backoff=SECOND)
 def sweep_outbox():
-    from ..outbox import sweep_outbox as sweep
+    from .outbox import sweep_outbox as sweep
 
     sweep()
 

@@ -4,7 +4,6 @@ Everything here works on rows already loaded by the views (no queries of its own
 dashboard keeps a fixed number of queries however long a journey is.
 """
 
-import zoneinfo
 from datetime import datetime
 
 from django import template
@@ -14,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..blocks import ACTIVITY_BLOCKS, UnlockRule
 from ..models import ActivityState
+from ..utils import people, time_zones
 
 register = template.Library()
 
@@ -105,12 +105,16 @@ def stage_titles(page):
     ]
 
 
+@register.filter
+def display_name(user):
+    """A person's name as people read it (``utils.people.display_name``)."""
+    return people.display_name(user)
+
+
 @register.simple_tag
 def user_time_zone(user):
     """The zone to show times in for ``user`` (their Wagtail profile, else the default)."""
-    from ..views.client import user_time_zone as zone_for
-
-    return zone_for(user)
+    return time_zones.user_time_zone(user)
 
 
 @register.filter
@@ -146,11 +150,7 @@ def _in_zone(value, zone_name):
             return None
     if not isinstance(value, datetime) or value.tzinfo is None:
         return None
-    try:
-        zone = zoneinfo.ZoneInfo(zone_name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    return value.astimezone(zone)
+    return value.astimezone(time_zones.known_zone(zone_name) or time_zones.UTC)
 
 
 def _day_and_time(local):

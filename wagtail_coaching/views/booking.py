@@ -30,6 +30,7 @@ from ..scheduling import (
     reschedule_session,
 )
 from ..scheduling.booking import current_coach_id, parse_start, reschedule_times
+from ..utils.people import display_name
 from .client import ClientViewMixin
 from .sessions import forbidden, safe_next, sessions_url
 
@@ -49,8 +50,6 @@ def when(moment):
     }
 
 
-def person_name(user):
-    return user.get_full_name() or user.get_username()
 
 
 def is_late(session, now=None):
@@ -128,7 +127,7 @@ class BookView(ClientViewMixin, View):
         messages.success(request, _(
             "Your session with %(coach)s on %(when)s is booked. The invitation is on its "
             "way to your calendar."
-        ) % {"coach": person_name(session.coach), "when": when(session.starts_at)})
+        ) % {"coach": display_name(session.coach), "when": when(session.starts_at)})
         return redirect(sessions_url())
 
 

@@ -6,8 +6,6 @@ is picking templates, turning service refusals into messages, and showing times 
 client's own time zone.
 """
 
-import zoneinfo
-
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404
@@ -19,7 +17,6 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from ..blocks import ACTIVITY_BLOCKS
-from ..conf import coaching_settings
 from ..forms import form_for
 from ..journeys import JourneyError, complete_activity
 from ..journeys.program import activity_block
@@ -31,30 +28,12 @@ from ..models import (
     EngagementPage,
     EnrollmentStatus,
 )
+from ..notifications.in_app import latest_notifications
 from ..permissions import activities_client_may_open, allowed
+from ..utils.time_zones import user_time_zone
 
 # How many engagements the empty dashboard suggests.
 BROWSE_LIMIT = 6
-
-
-def user_time_zone(user):
-    """The zone to show ``user`` times in: their Wagtail profile's, else the coaching default.
-
-    Reads the profile without creating one (a GET never writes).
-    """
-    name = None
-    if user is not None and user.is_authenticated:
-        profile = getattr(user, "wagtail_userprofile", None)
-        if profile is not None:
-            name = profile.current_time_zone
-    for candidate in (name, coaching_settings.time_zone_name):
-        if not candidate:
-            continue
-        try:
-            return zoneinfo.ZoneInfo(candidate)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            continue
-    return zoneinfo.ZoneInfo("UTC")
 
 
 class ClientViewMixin(LoginRequiredMixin):
@@ -76,6 +55,10 @@ class DashboardView(ClientViewMixin, View):
 
     def get(self, request):
         context = client_dashboard(request.user)
+        # The latest in-app notifications and the unread count: one query.
+        context["notifications"], context["unread_notifications"] = latest_notifications(
+            request.user
+        )
         context["first_visit"] = is_first_visit(request.user, context["journeys"])
         if not context["journeys"]:
             context["engagements"] = list(

@@ -4,13 +4,14 @@ message they want.
 - ``notifications/``: every in-app notification of the reader (paged, latest first); a POST
   marks them all read and goes back to ``next`` (a local URL) or to the list.
 - ``notifications/settings/``: a checkbox per kind of message the reader may switch off
-  (``outbox.optional_kinds()``); kinds for the coaching team show to staff only. Payment
-  and session-change messages are listed as always sent, without a checkbox. What is
-  switched off is recorded by ``notifications.preferences``; the outbox reads it when it
-  sends (``outbox.send_notification`` records the message as skipped). The form lists the
-  kinds it shows in hidden ``shown`` fields and only those change, so an empty or truncated POST
-  (no ``shown``) is refused with a 400 and changes nothing: it is never read as "switch
-  everything off". Switching every optional message off is its own button.
+  (``notifications.kinds``); kinds for the coaching team show to staff only. Payment
+  and session-change messages are listed as always sent, without a checkbox. A kind
+  switched off is a ``NotificationPreference`` row with ``enabled=False``; switching it
+  back on deletes the row. The outbox reads these rows when it sends
+  (``notifications.outbox.send_notification`` records the message as skipped). The form
+  lists the kinds it shows in hidden ``shown`` fields and only those change, so an empty or
+  truncated POST (no ``shown``) is refused with a 400 and changes nothing: it is never read
+  as "switch everything off". Switching every optional message off is its own button.
 
 A person only ever sees and changes their own.
 """
@@ -24,7 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
-from ..journeys.queries import in_app_notifications, notification_items
+from ..notifications.in_app import in_app_notifications, notification_items
 from ..notifications.inbox import mark_all_read
 from ..notifications.preferences import kind_choices, save_preferences
 from .client import ClientViewMixin

@@ -50,7 +50,8 @@ from ..scheduling import (
 from ..scheduling.errors import InvalidToken
 from ..scheduling.invites import ACCEPT
 from ..scheduling.waitlist import waitlist_position, waitlist_position_annotation
-from .client import ClientViewMixin, user_time_zone
+from ..utils.time_zones import user_time_zone
+from .client import ClientViewMixin
 
 S = RegistrationStatus
 # Registrations the sessions page lists as the client's own.

@@ -21,7 +21,7 @@ from ...scheduling import (
 )
 from ...scheduling.invites import invite_audience
 from ...scheduling.sessions import FUTURE, ONE, later_in_series
-from ...views.client import user_time_zone
+from ...utils.time_zones import user_time_zone
 from ..card import CoachingAdminView
 from ..permission import forbidden, may, visible_or_404
 from .text import when_text

@@ -13,7 +13,7 @@ from wagtail_modeladmin.helpers import ButtonHelper
 
 from ...models import SEAT_STATUSES, GroupSession, Registration, RegistrationStatus
 from ...permissions import visible
-from ...views.client import user_time_zone
+from ...utils.time_zones import user_time_zone
 from ..base import MatrixModelAdmin, _count
 from ..display import in_viewer_zone, person
 from ..permission import MatrixPermissionHelper, may, may_use_admin
