@@ -11,39 +11,77 @@ from playwright.sync_api import expect
 
 # -- 3. An admin builds an engagement in the page editor -----------------------------------
 
+# The page editor saves itself: the form posts in the background a moment after each change
+# (the first save creates the page, moves the form to the edit URL and swaps the header and
+# side panels in). The tests wait on that machinery's own state, never on the clock.
+EDITOR_SAVED = """() => {
+    const form = document.querySelector("form[data-edit-form]");
+    const app = window.wagtail && window.wagtail.app;
+    if (!form || !app) return false;
+    if (!app.getControllerForElementAndIdentifier(form, "w-autosave")) return true;
+    // Wagtail's unsaved-changes tracker keeps the form data of the last save; the indicator
+    // says "saving" from the moment a save is asked for until the server has answered.
+    const unsaved = app.getControllerForElementAndIdentifier(form, "w-unsaved");
+    const indicator = document.getElementById("w-autosave-indicator");
+    return Boolean(unsaved && unsaved.initialFormData !== undefined)
+        && unsaved.formData === unsaved.initialFormData
+        && indicator.getAttribute("data-w-autosave-state-value") !== "saving";
+}"""
+
+
+def wait_until_saved(page):
+    """Until everything the editor shows has been autosaved and no save is in flight."""
+    try:
+        page.wait_for_function(EDITOR_SAVED)
+    except PlaywrightTimeoutError:
+        indicator = page.locator("#w-autosave-indicator")
+        state = indicator.get_attribute("data-w-autosave-state-value", timeout=1000)
+        raise AssertionError(f"The editor never finished saving (autosave: {state})") from None
+
+
+def insert_buttons(container):
+    return container.get_by_role("button", name="Insert a block")
+
+
 def add_stage(page, title):
     program = page.get_by_role("region", name="Program")
-    program.get_by_role("button", name="Insert a block").last.click()
-    stage = program.get_by_role("region", name=re.compile(r"^Stage")).last
+    stages = program.get_by_role("region", name=re.compile(r"^Stage"))
+    count = stages.count()
+    wait_until_saved(page)
+    insert_buttons(program).last.click()  # one block type: inserted without a menu
+    expect(stages).to_have_count(count + 1)
+    stage = stages.last
     stage.get_by_role("textbox", name="Stage title*").fill(title)
     return stage
 
 
-def choose_block(page, container, label, tries=3):
+def choose_block(page, container, label):
     """Open the block menu of ``container``'s last "Insert a block" button and pick ``label``.
 
-    The first autosave creates the page and re-draws parts of the editor; a menu opened at that
-    moment can stay empty (seen once in CI), and a person would open it again: so does this, up
-    to ``tries`` times.
+    Only once the editor is saved: a save re-draws parts of the page, and a click landing
+    while it does is lost. The StreamField's script makes the button a menu toggle (it gains
+    ``aria-expanded``); the menu is a combobox whose options render when it opens.
     """
-    button = container.get_by_role("button", name="Insert a block").last
-    option = page.get_by_role("option", name=label, exact=True)
-    for _ in range(tries - 1):
-        button.click()
-        try:
-            option.wait_for(state="visible", timeout=5000)
-            break
-        except PlaywrightTimeoutError:
-            page.keyboard.press("Escape")
-    else:
-        button.click()
+    wait_until_saved(page)
+    button = insert_buttons(container).last
+    expect(button).to_have_attribute("aria-expanded", "false")
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    menu = page.locator("[data-tippy-root]").filter(has=page.locator(".w-combobox"))
+    expect(menu.get_by_role("listbox")).to_be_visible()
+    option = menu.get_by_role("option", name=label, exact=True)
+    expect(option).to_be_visible()
     option.click()
+    expect(button).to_have_attribute("aria-expanded", "false")
 
 
 def add_activity(page, stage, kind, title, rule, days=None, rich_text="", **textboxes):
     """Insert an activity of ``kind`` (its label in the block menu) at the end of ``stage``."""
+    blocks = stage.get_by_role("region", name=re.compile("^" + re.escape(kind)))
+    count = blocks.count()
     choose_block(page, stage, kind)
-    block = stage.get_by_role("region", name=re.compile("^" + re.escape(kind))).last
+    expect(blocks).to_have_count(count + 1)
+    block = blocks.last
     block.get_by_role("textbox", name="Title*", exact=True).fill(title)
     block.get_by_role("combobox", name="Unlocks*").select_option(label=rule)
     if days is not None:
@@ -57,12 +95,9 @@ def add_activity(page, stage, kind, title, rule, days=None, rich_text="", **text
 
 
 def publish(page):
-    # Wagtail autosaves the form 0.5 s after the last change (creating the page on the first
-    # save): publishing while that save is in flight would race it, as it would for a person.
-    page.wait_for_timeout(1000)
-    expect(page.locator("#w-autosave-indicator")).not_to_have_attribute(
-        "data-w-autosave-state-value", "saving"
-    )
+    # Publishing while an autosave is in flight would race it, as it would for a person (and
+    # before the first save has created the page, it would create a second one).
+    wait_until_saved(page)
     page.get_by_role("button", name="More actions").click()
     page.get_by_role("button", name="Publish").click()
 

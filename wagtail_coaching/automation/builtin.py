@@ -1,7 +1,9 @@
 """The rules every site starts with (shipped enabled; edit or pause them in the admin).
 
-Plain data, no models: the migration that creates them (0005) reads this list. Actions are
-in StreamField's raw form.
+Plain data, no models; actions are in StreamField's raw form. The migration that creates
+them (``0002_builtin_rules``) holds its own copy as literals; ``tests/test_migrations.py``
+checks that a migrated database has every rule of this list. A rule added here later needs
+a migration that creates it.
 """
 
 

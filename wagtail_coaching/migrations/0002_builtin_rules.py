@@ -1,0 +1,104 @@
+"""The automation rules every site starts with, enabled.
+
+A copy of ``automation/builtin.py`` as it stood at 0.1, written out as literals: a migration
+must create the same rows whatever the package code later becomes, so it imports none of it.
+``tests/test_migrations.py`` checks that a migrated database holds every built-in rule.
+"""
+
+import json
+
+from django.db import migrations
+from django.utils import timezone
+
+
+def _notify(recipient, template, channel="email"):
+    return {"type": "notify", "value": {
+        "recipient": recipient, "channel": channel, "template": template,
+        "subject": "", "body": "",
+    }}
+
+
+RULES = [
+    {
+        "key": "welcome",
+        "name": "Welcome on enrollment",
+        "description": "Greets every new client with the way to their dashboard.",
+        "trigger": "enrolled",
+        "actions": [_notify("client", "welcome", "both")],
+    },
+    {
+        "key": "session-reminder-24h",
+        "name": "Session reminder, 24 hours before",
+        "description": "Reminds everyone holding a seat in a group session, and 1:1 clients.",
+        "trigger": "session_upcoming",
+        "hours": 24,
+        "actions": [_notify("client", "session_reminder")],
+    },
+    {
+        "key": "session-reminder-1h",
+        "name": "Session reminder, 1 hour before",
+        "description": "The last reminder, with the video link.",
+        "trigger": "session_upcoming",
+        "hours": 1,
+        "actions": [_notify("client", "session_reminder", "both")],
+    },
+    {
+        "key": "session-follow-up",
+        "name": "After a session: summary and next practice",
+        "description": "Opens the client's next practice and points them to the summary.",
+        "trigger": "session_attended",
+        "actions": [
+            {"type": "unlock_next", "value": {"kind": "practice"}},
+            _notify("client", "session_follow_up", "both"),
+        ],
+    },
+    {
+        "key": "at-risk",
+        "name": "At risk: no activity or missed sessions",
+        "description": "Flags the client (no activity for 10 days, or two missed sessions in "
+                       "a row: see metrics.py) and tells their coach.",
+        "trigger": "at_risk",
+        "actions": [
+            {"type": "flag_at_risk", "value": {"reason": ""}},
+            _notify("coach", "at_risk_alert", "both"),
+        ],
+    },
+    {
+        "key": "back-on-track",
+        "name": "Back on track",
+        "description": "Clears the at-risk flag when the client completes a step.",
+        "trigger": "activity_completed",
+        "actions": [{"type": "clear_at_risk", "value": None}],
+    },
+    {
+        "key": "renewal-review",
+        "name": "Renewal review, 14 days before access ends",
+        "description": "Invites the client and their coach to review what comes next.",
+        "trigger": "access_end_days",
+        "days": 14,
+        "actions": [_notify("client", "renewal_review"), _notify("coach", "renewal_review")],
+    },
+]
+
+
+def create_builtin_rules(apps, schema_editor):
+    AutomationRule = apps.get_model("wagtail_coaching", "AutomationRule")
+    now = timezone.now()
+    for spec in RULES:
+        spec = dict(spec)
+        actions = spec.pop("actions")
+        AutomationRule.objects.get_or_create(
+            key=spec.pop("key"),
+            defaults={**spec, "actions": json.dumps(actions), "active_since": now},
+        )
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("wagtail_coaching", "0001_initial"),
+    ]
+
+    operations = [
+        migrations.RunPython(create_builtin_rules, migrations.RunPython.noop),
+    ]
