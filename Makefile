@@ -5,6 +5,8 @@ VENV        ?= .venv
 PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per core; TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= auto
 ADDRPORT    ?= 127.0.0.1:8000
 # Benchmarks: each script makes its own coaching_bench_<name> database on this server.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/coaching_bench
@@ -14,7 +16,7 @@ BENCH_ARGS  ?=
 BENCH_JOURNEY_SIZES ?= 1000,10000,100000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint bench e2e install
+.PHONY: help demo test lint bench bench-smoke e2e install
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-7s %s\n", $$1, $$2}'
@@ -25,7 +27,7 @@ demo: $(STAMP) ## Set up, load the demo data and serve it with a worker on http:
 	$(PY) manage.py rundemo --addrport $(ADDRPORT)
 
 test: $(STAMP) ## Set up and run the test suite (pass options with PYTEST_ARGS="-k enroll")
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP) ## (helper) ruff
 	$(PY) -m ruff check .
@@ -41,6 +43,9 @@ bench: $(STAMP) ## (helper) run every benchmarks/*.py on PostgreSQL + Redis, wri
 	done; \
 	$(PY) benchmarks/_report.py || true; \
 	if [ -n "$$failed" ]; then echo "Failed:$$failed"; exit 1; fi
+
+bench-smoke: $(STAMP) ## (helper) every benchmark script once with --quick on SQLite (kept out of the suite)
+	$(PY) -m pytest benchmarks -q $(PYTEST_ARGS)
 
 e2e: $(STAMP) ## (helper) browser tests: Playwright + the system's Chromium (see README)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[e2e]'
