@@ -289,8 +289,25 @@ def _is_client(actor, session):
     return actor is not None and actor.pk == session.enrollment.client_id
 
 
-def _late(session, now):
-    return session.starts_at - now < timedelta(hours=coaching_settings.LATE_CANCEL_HOURS)
+# -- The late-cancel rule ----------------------------------------------------------------------
+
+def late_cancel_hours():
+    """How many hours before its start a 1:1 session can still be moved or cancelled
+    freely (pages say it; ``is_late`` applies it)."""
+    return coaching_settings.LATE_CANCEL_HOURS
+
+
+def is_late(session, now=None):
+    """Whether ``session`` is inside the late-cancel window now: cancelled by its client
+    it counts as used, and its client can no longer move it."""
+    now = now or timezone.now()
+    return session.starts_at - now < timedelta(hours=late_cancel_hours())
+
+
+def cancels_late(session, actor, now=None):
+    """Whether ``actor`` moving or cancelling ``session`` now is late: only its client can
+    be late (staff cancelling never is)."""
+    return _is_client(actor, session) and is_late(session, now)
 
 
 def reschedule_session(session, starts_at, *, actor=None, now=None):
@@ -301,7 +318,7 @@ def reschedule_session(session, starts_at, *, actor=None, now=None):
         session = _lock_session(session)
         if session.status != CoachingSessionStatus.BOOKED or session.starts_at <= now:
             raise SessionNotOpen(_("Only an upcoming booked session can be moved."))
-        if _is_client(actor, session) and _late(session, now):
+        if cancels_late(session, actor, now):
             raise TooLate(_(
                 "It is too late to move this session. You can still cancel it, but it "
                 "will count as used."
@@ -339,7 +356,7 @@ def cancel_session(session, *, actor=None, now=None):
         session = _lock_session(session)
         if session.status != CoachingSessionStatus.BOOKED or session.starts_at <= now:
             raise SessionNotOpen(_("Only an upcoming booked session can be cancelled."))
-        late = _is_client(actor, session) and _late(session, now)
+        late = cancels_late(session, actor, now)
         session.status = (
             CoachingSessionStatus.LATE_CANCELLED if late else CoachingSessionStatus.CANCELLED
         )

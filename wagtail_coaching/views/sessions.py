@@ -8,8 +8,6 @@ pages and messages, in the viewer's time zone. Nothing changes on a GET: mail sc
 link previews follow the links in emails.
 """
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.db.models import BooleanField, Case, Count, OuterRef, Q, Subquery, When
 from django.db.models.functions import Coalesce
@@ -23,7 +21,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from ..conf import coaching_settings
 from ..journeys.queries import one_to_one_allotments
 from ..models import (
     SEAT_STATUSES,
@@ -41,8 +38,10 @@ from ..permissions import allowed, is_staff_role, visible
 from ..scheduling import (
     SchedulingError,
     cancel_registration,
+    cancels_late,
     feed_calendar,
     feed_of,
+    late_cancel_hours,
     read_rsvp_token,
     register,
     reset_feed,
@@ -223,11 +222,10 @@ def sessions_page(user, now=None):
         .select_related("coach", "enrollment__engagement")
         .order_by("starts_at", "pk")
     )
-    late = timedelta(hours=coaching_settings.LATE_CANCEL_HOURS)
     upcoming, past = [], []
     for s in ones:
         if s.status == CoachingSessionStatus.BOOKED and s.starts_at > now:
-            s.is_late = s.starts_at - now < late
+            s.is_late = cancels_late(s, user, now)
             upcoming.append(s)
         else:
             past.append(s)
@@ -258,7 +256,7 @@ def sessions_page(user, now=None):
         "upcoming_one_to_ones": upcoming,
         "past_one_to_ones": past[:PAST_ONE_TO_ONE_LIMIT],
         "allotments": bookings,
-        "late_cancel_hours": coaching_settings.LATE_CANCEL_HOURS,
+        "late_cancel_hours": late_cancel_hours(),
         "now": now,
     }
 
