@@ -42,7 +42,6 @@ from ..conf import coaching_settings
 from ..journeys.errors import JourneyError
 from ..journeys.program import flatten_program
 from ..models import (
-    SEAT_STATUSES,
     Audience,
     Cohort,
     Company,
@@ -61,8 +60,10 @@ from ..scheduling import (
     cancel_sessions,
     change_coach,
     create_sessions,
+    holds_seat,
     mark_attendance,
     mark_everyone,
+    seats_taken_annotation,
     series_starts,
     update_sessions,
 )
@@ -137,7 +138,7 @@ def with_counts(queryset):
     """Sessions with ``seats_held`` and ``waiting`` counted in the same query."""
     registrations = Registration.objects.filter(session=OuterRef("pk"))
     return queryset.annotate(
-        seats_held=_count(registrations.filter(status__in=SEAT_STATUSES), "session"),
+        seats_held=seats_taken_annotation(),
         waiting=_count(
             registrations.filter(status=RegistrationStatus.WAITLISTED), "session"
         ),
@@ -880,7 +881,7 @@ def session_page(user, session, now=None):
     by_status = {}
     for r in registrations:
         by_status.setdefault(r.status, []).append(r)
-    seat_holders = [r for r in registrations if r.status in SEAT_STATUSES]
+    seat_holders = [r for r in registrations if holds_seat(r)]
     waitlist = sorted(
         by_status.get(RegistrationStatus.WAITLISTED, []),
         key=lambda r: (r.waitlisted_at or now, r.pk),

@@ -39,7 +39,16 @@ from .errors import (
 from .feeds import feed_calendar, feed_of, reset_feed
 from .invites import audience_members, read_rsvp_token, rsvp_token, send_invitations
 from .payouts import delivered
-from .seats import cancel_registration, fill_seats, register, seats_left, seats_taken
+from .seats import (
+    cancel_registration,
+    fill_seats,
+    holds_seat,
+    register,
+    seat_holders,
+    seats_left,
+    seats_taken,
+    seats_taken_annotation,
+)
 from .sessions import (
     SessionPlan,
     cancel_sessions,
@@ -74,6 +83,7 @@ __all__ = [
     "feed_of",
     "is_late",
     "fill_seats",
+    "holds_seat",
     "late_cancel_hours",
     "mark_attendance",
     "mark_everyone",
@@ -85,8 +95,10 @@ __all__ = [
     "reschedule_session",
     "reset_feed",
     "rsvp_token",
+    "seat_holders",
     "seats_left",
     "seats_taken",
+    "seats_taken_annotation",
     "send_invitations",
     "series_starts",
     "update_sessions",

@@ -23,7 +23,6 @@ from django.views import View
 
 from ..journeys.queries import one_to_one_allotments
 from ..models import (
-    SEAT_STATUSES,
     ActivityState,
     Audience,
     CalendarFeed,
@@ -41,10 +40,13 @@ from ..scheduling import (
     cancels_late,
     feed_calendar,
     feed_of,
+    holds_seat,
     late_cancel_hours,
     read_rsvp_token,
     register,
     reset_feed,
+    seats_left,
+    seats_taken_annotation,
 )
 from ..scheduling.errors import InvalidToken
 from ..scheduling.invites import ACCEPT
@@ -69,18 +71,6 @@ AUDIENCE_WORDS = {
 
 
 # -- Shared helpers --------------------------------------------------------------------------
-
-def seats_taken_annotation(session_ref="pk"):
-    """Seats held in the session ``session_ref`` points to (a subquery, no extra query)."""
-    taken = (
-        Registration.objects.filter(session=OuterRef(session_ref), status__in=SEAT_STATUSES)
-        .order_by()
-        .values("session")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(taken), 0)
-
 
 def waitlist_position_annotation():
     """A registration's place on its session's waitlist (1 = next to get a seat), in the
@@ -108,13 +98,6 @@ def waitlist_position(registration):
         .values_list("position", flat=True)
         .first()
     )
-
-
-def seats_left_of(session):
-    """Free seats of a session annotated with ``taken``, or None without a limit."""
-    if session.capacity is None:
-        return None
-    return max(session.capacity - session.taken, 0)
 
 
 def is_open(session, now=None):
@@ -194,7 +177,7 @@ def sessions_page(user, now=None):
     )
     for r in mine:
         r.session.taken = r.taken
-        r.seats_left = seats_left_of(r.session)
+        r.seats_left = seats_left(r.session, r.taken)
         r.show_video = r.status == S.REGISTERED and r.session.video_link
     open_sessions = list(
         visible(user, "view_groupsession")
@@ -214,7 +197,7 @@ def sessions_page(user, now=None):
         .order_by("starts_at", "pk")[:OPEN_SESSIONS_LIMIT]
     )
     for s in open_sessions:
-        s.seats_left = seats_left_of(s)
+        s.seats_left = seats_left(s, s.taken)
 
     ones = list(
         visible(user, "view_coachingsession")
@@ -310,11 +293,11 @@ def session_context(user, session, now=None):
         "co_coaches": list(session.co_coaches.exclude(pk=session.coach_id)),
         "registration": registration,
         "is_registered": active,
-        "seats_left": seats_left_of(session),
+        "seats_left": seats_left(session, session.taken),
         "is_open": is_open(session, now),
         "show_video": bool(
             session.video_link and registration is not None
-            and registration.status in SEAT_STATUSES
+            and holds_seat(registration)
         ),
     }
 
