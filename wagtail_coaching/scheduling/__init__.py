@@ -15,6 +15,7 @@ session models themselves.
 from .attendance import mark_attendance, mark_everyone
 from .booking import (
     allotment,
+    allotments,
     book_session,
     bookable_times,
     cancel_session,
@@ -25,6 +26,7 @@ from .booking import (
     record_session,
     remove_slot,
     reschedule_session,
+    uses_allotment,
 )
 from .errors import (
     AllotmentUsedUp,
@@ -69,6 +71,7 @@ __all__ = [
     "SlotTaken",
     "TooLate",
     "allotment",
+    "allotments",
     "audience_members",
     "book_session",
     "bookable_times",
@@ -102,4 +105,5 @@ __all__ = [
     "send_invitations",
     "series_starts",
     "update_sessions",
+    "uses_allotment",
 ]

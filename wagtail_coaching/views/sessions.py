@@ -21,7 +21,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from ..journeys.queries import one_to_one_allotments
 from ..models import (
     ActivityState,
     Audience,
@@ -36,6 +35,7 @@ from ..models import (
 from ..permissions import allowed, is_staff_role, visible
 from ..scheduling import (
     SchedulingError,
+    allotments,
     cancel_registration,
     cancels_late,
     feed_calendar,
@@ -220,10 +220,10 @@ def sessions_page(user, now=None):
         .select_related("enrollment__engagement")
         .order_by("enrollment_id", "stage_position", "position", "pk")
     )
-    allotments = one_to_one_allotments(activities, ones)
+    by_activity = allotments(activities, ones)
     bookings = []
     for activity in activities:
-        allot = allotments[activity.pk]
+        allot = by_activity[activity.pk]
         bookings.append({
             "activity": activity,
             "allotment": allot,
