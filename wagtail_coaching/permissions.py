@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import rules
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
@@ -84,6 +85,22 @@ def roles_of(user):
 
 def is_staff_role(user):
     return bool(roles_of(user) - {ROLE_CLIENT})
+
+
+def users_with_role(role):
+    """The active users holding ``role``: the queryset ``roles_of`` agrees with (a
+    superuser is an admin; a client is anyone with no other role)."""
+    groups = coaching_settings.ROLE_GROUPS
+    users = get_user_model().objects.filter(is_active=True)
+    if role == ROLE_CLIENT:
+        staff_groups = [group for group in groups.values() if group]
+        return users.filter(is_superuser=False).exclude(groups__name__in=staff_groups)
+    condition = Q(pk__in=[])
+    if groups.get(role):
+        condition |= Q(groups__name=groups[role])
+    if role == ROLE_ADMIN:
+        condition |= Q(is_superuser=True)
+    return users.filter(pk__in=users.filter(condition).values("pk"))
 
 
 # -- Scopes --------------------------------------------------------------------------------
