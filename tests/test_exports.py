@@ -23,13 +23,13 @@ from wagtail_coaching.payments.fulfilment import grant_offer
 from wagtail_coaching.testing.factories import UserFactory
 from wagtail_coaching.utils.exports import csv_cell, looks_like_formula, xlsx_cell
 
-from . import test_orders_admin, test_reports
+from . import test_orders_admin
 from .test_admin_clients import admin_world, as_user
 from .test_portability import export_url
-from .test_reports import csv_table, download, make_company, report_url
+from .test_reports import csv_table, download, make_company, report_url, reports_world
+from .world import built_quietly
 
-# The worlds those tests build, reused here.
-world = test_reports.world
+# The worlds those tests build, reused here (the report's built for its one test here).
 people = test_orders_admin.people
 offer = test_orders_admin.offer
 
@@ -37,6 +37,11 @@ LINK = '=HYPERLINK("http://x")'
 SUM = "@SUM(1)"
 BLANK_FIRST = " =1+1"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def world(db):
+    return built_quietly(reports_world)
 
 
 # -- The policy -------------------------------------------------------------------------------

@@ -67,11 +67,8 @@ RENDER_HOOKS = {
     ("wagtail_coaching.blocks.landing", "wagtail_coaching.payments.access"),
 }
 # Known upward imports still to move, so that they cannot grow in number unnoticed.
-TO_MOVE = {
-    # The paywall's predicate and queryset filter live in payments.access; they belong with
-    # the other scopes in permissions.py.
-    ("wagtail_coaching.permissions", "wagtail_coaching.payments.access"),
-}
+# None left: add one here, with its reason, only while it is being moved.
+TO_MOVE = set()
 ALLOWED = RENDER_HOOKS | TO_MOVE
 
 

@@ -20,14 +20,14 @@ from tests.stripe_fake import (
 from wagtail_coaching.blocks import PaywallBlock
 from wagtail_coaching.journeys import enroll
 from wagtail_coaching.models import ClientActivity, EnrollmentStatus, OfferPage
-from wagtail_coaching.payments.access import (
+from wagtail_coaching.payments.access import paywall_open
+from wagtail_coaching.payments.checkout import start_checkout
+from wagtail_coaching.payments.fulfilment import grant_offer
+from wagtail_coaching.permissions import (
     enrollment_access_q,
     has_offer_access,
     offers_accessible_to,
-    paywall_open,
 )
-from wagtail_coaching.payments.checkout import start_checkout
-from wagtail_coaching.payments.fulfilment import grant_offer
 from wagtail_coaching.testing.factories import UserFactory, make_engagement
 
 pytestmark = [pytest.mark.django_db]

@@ -11,11 +11,14 @@ from django.test import override_settings
 from wagtail_coaching.models import ClientActivity, SessionNote
 from wagtail_coaching.permissions import (
     MATRIX,
+    ROLES,
     allowed,
     matrix_markdown,
     roles_of,
+    users_with_role,
     visible,
 )
+from wagtail_coaching.testing.factories import UserFactory
 
 from .world import build_world
 from .world_sessions import add_sessions
@@ -108,6 +111,21 @@ def test_roles_come_from_groups(world):
     assert roles_of(w.admin) == {"admin"}
     assert roles_of(w.hr_acme) == {"hr_partner"}
     assert roles_of(AnonymousUser()) == frozenset()
+
+
+def test_users_with_a_role_agree_with_roles_of(world):
+    w = world
+    root = UserFactory(username="root", is_superuser=True)
+    gone = UserFactory(username="gone", is_active=False)
+    gone.groups.add(*w.admin.groups.all())
+    people = [*w.users(), root, gone]
+    for role in ROLES:
+        listed = set(users_with_role(role).values_list("pk", flat=True))
+        for user in people:
+            expected = user.is_active and role in roles_of(user)
+            assert (user.pk in listed) == expected, (role, user)
+    # A superuser is an admin; people who leave stop hearing what is for admins.
+    assert set(users_with_role("admin")) == {w.admin, root}
 
 
 def test_a_role_is_one_entry_in_settings(world):

@@ -190,7 +190,7 @@ def numbers(rows):
 
 # -- The world ---------------------------------------------------------------------------------
 
-def build_shared_world():
+def reports_world():
     """``build_world()`` with its sessions (tests/world_sessions.py), a cohort per company
     (a1 in Acme spring, b1 in Globex autumn), and the two group sessions moved to three days
     ahead so that "sessions in the next 7 days" does not depend on the hour."""
@@ -206,6 +206,9 @@ def build_shared_world():
         starts_at=in_days(3, 17), ends_at=in_days(3, 18)
     )
     return w
+
+
+build_shared_world = reports_world
 
 
 @pytest.fixture

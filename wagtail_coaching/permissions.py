@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 import rules
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from .conf import coaching_settings
 from .models import (
     OPEN_STATUSES,
+    AccessState,
     ActivityState,
     Audience,
     AutomationRule,
@@ -97,6 +98,22 @@ def may_use_admin(user):
 def admin_allowed(user, action, obj=None):
     """``allowed()`` for someone working in the coaching admin or its reports."""
     return may_use_admin(user) and allowed(user, action, obj)
+
+
+def users_with_role(role):
+    """The active users holding ``role``: the queryset ``roles_of`` agrees with (a
+    superuser is an admin; a client is anyone with no other role)."""
+    groups = coaching_settings.ROLE_GROUPS
+    users = get_user_model().objects.filter(is_active=True)
+    if role == ROLE_CLIENT:
+        staff_groups = [group for group in groups.values() if group]
+        return users.filter(is_superuser=False).exclude(groups__name__in=staff_groups)
+    condition = Q(pk__in=[])
+    if groups.get(role):
+        condition |= Q(groups__name=groups[role])
+    if role == ROLE_ADMIN:
+        condition |= Q(is_superuser=True)
+    return users.filter(pk__in=users.filter(condition).values("pk"))
 
 
 # -- Scopes --------------------------------------------------------------------------------
@@ -280,20 +297,76 @@ OWN_ORDER = Scope(
 )
 
 
-def _offer_access_test(user, offer):
-    from .payments.access import has_offer_access
+# The paywall: a user has access to an offer when an order of theirs for it grants access
+# now, or when they hold an active, unexpired enrollment in every published engagement the
+# offer grants (e.g. enrolled by the team).
 
-    return has_offer_access(user, offer)
-
-
-def _offer_access_q(user, prefix=""):
-    from .payments.access import offers_accessible_to
-
-    return _f(prefix, pk__in=offers_accessible_to(user).values("pk"))
+def _active_user(user):
+    return user is not None and user.is_authenticated and user.is_active
 
 
-# The paywall: an order that grants access now, or an active enrollment in all it sells.
-OFFER_ACCESS = Scope("paid_or_enrolled", _offer_access_test, _offer_access_q)
+def enrollment_access_q(now, prefix=""):
+    """Enrollments (or, with ``prefix="enrollment__"``, their activities) that give access
+    now: active and not past their end."""
+    return Q(**{f"{prefix}status": EnrollmentStatus.ACTIVE}) & (
+        Q(**{f"{prefix}ends_at__isnull": True}) | Q(**{f"{prefix}ends_at__gt": now})
+    )
+
+
+def current_enrollments(user, now):
+    """The user's enrollments that give access now."""
+    return Enrollment.objects.filter(Q(client=user) & enrollment_access_q(now))
+
+
+def granting_orders(user, now):
+    """The user's orders that give access now."""
+    return Order.objects.filter(
+        Q(buyer=user, access_state=AccessState.ACTIVE, fulfilled_at__isnull=False)
+        & (Q(access_ends_at__isnull=True) | Q(access_ends_at__gt=now))
+    )
+
+
+def has_offer_access(user, offer, now=None):
+    """Whether ``user`` may see what ``offer`` sells (``access_offer`` in the matrix)."""
+    if not _active_user(user) or offer is None or offer.pk is None:
+        return False
+    now = now or timezone.now()
+    if granting_orders(user, now).filter(offer_id=offer.pk).exists():
+        return True
+    needed = set(
+        OfferPage.engagements.through.objects.filter(
+            offerpage_id=offer.pk, engagementpage__live=True
+        ).values_list("engagementpage_id", flat=True)
+    )
+    if not needed:
+        return False
+    held = set(
+        current_enrollments(user, now)
+        .filter(engagement_id__in=needed).values_list("engagement_id", flat=True)
+    )
+    return held == needed
+
+
+def offers_accessible_to(user, now=None):
+    """The offers ``has_offer_access`` allows for ``user``."""
+    if not _active_user(user):
+        return OfferPage.objects.none()
+    now = now or timezone.now()
+    links = OfferPage.engagements.through.objects.filter(
+        offerpage_id=OuterRef("pk"), engagementpage__live=True
+    )
+    held = current_enrollments(user, now).values("engagement_id")
+    return OfferPage.objects.filter(
+        Q(pk__in=granting_orders(user, now).values("offer_id"))
+        | (Q(Exists(links)) & ~Q(Exists(links.exclude(engagementpage_id__in=held))))
+    )
+
+
+OFFER_ACCESS = Scope(
+    "paid_or_enrolled",
+    lambda user, offer: has_offer_access(user, offer),
+    lambda user, prefix="": _f(prefix, pk__in=offers_accessible_to(user).values("pk")),
+)
 
 # Group sessions -------------------------------------------------------------------------------
 def _co_coached(user):
@@ -463,6 +536,10 @@ MATRIX = {
     "access_offer": Action(OfferPage, "See an offer's paywalled content", {
         role: OFFER_ACCESS for role in ROLES
     }),
+    "view_payment_setup": Action(
+        OfferPage, "Be warned on an offer's page that its paid prices cannot be bought yet", {
+            ROLE_ADMIN: ALL,
+        }),
     "view_salesmanagerprofile": Action(SalesManagerProfile, "See referral codes", {
         ROLE_ADMIN: ALL,
         ROLE_SALES_MANAGER: SELF,
@@ -470,6 +547,10 @@ MATRIX = {
     "change_salesmanagerprofile": Action(SalesManagerProfile, "Manage referral codes", {
         ROLE_ADMIN: ALL,
     }),
+    "earn_salesmanagerprofile": Action(
+        SalesManagerProfile, "Be credited with the sales one's referral code brings", {
+            ROLE_SALES_MANAGER: SELF,
+        }),
     "view_stripeevent": Action(StripeEvent, "Read the Stripe webhook log", {ROLE_ADMIN: ALL}),
     "view_team": Action(Team, "See a team", {ROLE_ADMIN: ALL, ROLE_COACH: MEMBER}),
     "change_team": Action(Team, "Create and edit teams and their members", {ROLE_ADMIN: ALL}),
@@ -664,11 +745,6 @@ def matrix_markdown():
         cells = [spec.roles[r].name if r in spec.roles else "–" for r in ROLES]
         lines.append(f"| `{action}`: {spec.description} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def has_offer_access(user, offer):
-    """The paywall's rule for one offer (see ``access_offer`` in the matrix)."""
-    return allowed(user, "access_offer", offer)
 
 
 # Kept for callers of the first release.

@@ -13,9 +13,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -32,6 +30,7 @@ from ..models import (
 )
 from ..notifications.kinds import CUSTOM, CUSTOM_KIND
 from ..notifications.outbox import Message, queue_notifications
+from ..permissions import ROLE_ADMIN, users_with_role
 from ..utils.people import display_name as _name
 from .messages import render_text
 
@@ -175,16 +174,6 @@ def _coaches(enrollment_ids):
     }
 
 
-def _admins():
-    from ..conf import coaching_settings
-
-    group = coaching_settings.ROLE_GROUPS.get("admin")
-    return list(
-        get_user_model().objects.filter(Q(groups__name=group) | Q(is_superuser=True),
-                                        is_active=True).distinct()
-    )
-
-
 def notify(rule, index, value, hits, enrollments, now):
     template = value.get("template") or CUSTOM
     channels = {"email": ["email"], "in_app": ["in_app"], "both": ["email", "in_app"]}[
@@ -192,7 +181,7 @@ def notify(rule, index, value, hits, enrollments, now):
     ]
     recipient = value.get("recipient") or "client"
     coaches = _coaches([h.enrollment_id for h in hits])
-    admins = _admins() if recipient == "admins" else []
+    admins = list(users_with_role(ROLE_ADMIN)) if recipient == "admins" else []
     messages = []
     for hit in hits:
         enrollment = enrollments[hit.enrollment_id]

@@ -5,7 +5,7 @@ The charts of a journey are drawn from an outline by ``charts.journeys``; the da
 in-app notifications come from ``notifications.in_app``.
 """
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.urls import reverse
@@ -16,7 +16,6 @@ from ..models import (
     DONE_STATES,
     OPEN_TO_CLIENT_STATES,
     STAFF_ONLY_EVENT_KINDS,
-    USED_STATUSES,
     ActivityState,
     ClientActivity,
     CoachingSession,
@@ -28,7 +27,6 @@ from ..models import (
     SessionStatus,
 )
 from ..utils.people import display_name
-from .program import activity_block
 
 VISIBLE_STATES = (
     ActivityState.LOCKED, ActivityState.AVAILABLE, ActivityState.COMPLETED, ActivityState.SKIPPED,
@@ -187,24 +185,6 @@ RECENT_EVENT_FIELDS = ("kind", "at", "data", "actor_id", "enrollment_id", "activ
 DASHBOARD_UPCOMING_SESSIONS = 5
 
 
-def one_to_one_allotments(activities, sessions):
-    """{activity id: Allotment} for 1:1 steps, from rows already loaded: ``activities``
-    (with ``enrollment__engagement``) and all their ``sessions``. No queries (the same
-    figures as ``scheduling.allotment`` gives one step at a time)."""
-    from ..scheduling.booking import Allotment  # (scheduling imports journeys)
-
-    used = Counter(s.activity_id for s in sessions if s.status in USED_STATUSES)
-    allotments = {}
-    for activity in activities:
-        _block, value = activity_block(activity)
-        allotments[activity.pk] = Allotment(
-            total=int((value or {}).get("sessions") or 0),
-            used=used[activity.pk],
-            minutes=int((value or {}).get("duration_minutes") or 60),
-        )
-    return allotments
-
-
 @dataclass
 class UpcomingSession:
     """One line of the dashboard's "Your upcoming sessions"."""
@@ -237,6 +217,8 @@ def _upcoming_sessions(user, enrollments, rows_by_enrollment, now):
     step (the only place 1:1 sessions come from), their 1:1 sessions and the programs of
     those steps' engagements.
     """
+    from ..scheduling.booking import allotments as scheduled_allotments  # (it imports journeys)
+
     upcoming = []
     registrations = (
         Registration.objects.filter(
@@ -267,7 +249,7 @@ def _upcoming_sessions(user, enrollments, rows_by_enrollment, now):
             .select_related("coach")
             .order_by("starts_at", "pk")
         )
-        allotments = one_to_one_allotments(steps, sessions)
+        allotments = scheduled_allotments(steps, sessions)
         for row in steps:
             row.allotment = allotments[row.pk]
         sessions_url = reverse("wagtail_coaching:sessions")

@@ -1,80 +1,19 @@
-"""Who may see what an offer sells: the paywall's rule, as a predicate and a queryset.
+"""The offer page's side of the paywall: whether its paid content shows for a request
+(editors always see it), and what the page shows about access and prices.
 
-A user has access to an offer when an order of theirs for it currently grants access, or
-when they hold an active, unexpired enrollment in every published engagement the offer
-grants (e.g. enrolled by the team). ``has_offer_access`` and ``offers_accessible_to`` say
-the same thing; a test keeps them in agreement.
-"""
+Who has access to an offer is the permission layer's rule (``permissions.has_offer_access``
+and its queryset, ``offers_accessible_to``); this module asks it once per request."""
 
-from django.db.models import Exists, OuterRef, Q
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from ..conf import coaching_settings
-from ..models import AccessState, Enrollment, EnrollmentStatus, OfferPage, Order
 from ..models.offers import REFERRAL_SESSION_KEY, OfferPageMixin
+from ..permissions import allowed, has_offer_access
 from .stripe_client import stripe_enabled
 
 
 def _authenticated(user):
     return user is not None and user.is_authenticated and user.is_active
-
-
-def enrollment_access_q(now, prefix=""):
-    """Enrollments (or, with ``prefix="enrollment__"``, their activities) that give access
-    now. For the permission layer: a client's activity URLs need this as well as being
-    their own and unlocked."""
-    return Q(**{f"{prefix}status": EnrollmentStatus.ACTIVE}) & (
-        Q(**{f"{prefix}ends_at__isnull": True}) | Q(**{f"{prefix}ends_at__gt": now})
-    )
-
-
-def current_enrollments(user, now):
-    """The user's enrollments that give access now: active and not past their end."""
-    return Enrollment.objects.filter(Q(client=user) & enrollment_access_q(now))
-
-
-def granting_orders(user, now):
-    """The user's orders that give access now."""
-    return Order.objects.filter(
-        Q(buyer=user, access_state=AccessState.ACTIVE, fulfilled_at__isnull=False)
-        & (Q(access_ends_at__isnull=True) | Q(access_ends_at__gt=now))
-    )
-
-
-def has_offer_access(user, offer, now=None):
-    if not _authenticated(user) or offer is None or offer.pk is None:
-        return False
-    now = now or timezone.now()
-    if granting_orders(user, now).filter(offer_id=offer.pk).exists():
-        return True
-    needed = set(
-        OfferPage.engagements.through.objects.filter(
-            offerpage_id=offer.pk, engagementpage__live=True
-        ).values_list("engagementpage_id", flat=True)
-    )
-    if not needed:
-        return False
-    held = set(
-        current_enrollments(user, now)
-        .filter(engagement_id__in=needed).values_list("engagement_id", flat=True)
-    )
-    return held == needed
-
-
-def offers_accessible_to(user, now=None):
-    """Offers ``has_offer_access`` allows for ``user``."""
-    if not _authenticated(user):
-        return OfferPage.objects.none()
-    now = now or timezone.now()
-    links = OfferPage.engagements.through.objects.filter(
-        offerpage_id=OuterRef("pk"), engagementpage__live=True
-    )
-    held = current_enrollments(user, now).values("engagement_id")
-    return OfferPage.objects.filter(
-        Q(pk__in=granting_orders(user, now).values("offer_id"))
-        | (Q(Exists(links)) & ~Q(Exists(links.exclude(engagementpage_id__in=held))))
-    )
 
 
 def can_edit_page(user, page):
@@ -129,15 +68,13 @@ def signup_url():
 
 def offer_view_state(request, page):
     """Context for rendering an offer: access, prices with their buy buttons, warnings."""
-    from ..permissions import roles_of
-
     user = getattr(request, "user", None)
     is_offer = isinstance(page, OfferPageMixin)
     editor = bool(
         is_offer and request is not None
         and _cached(request, ("edit", page.pk), lambda: can_edit_page(user, page))
     )
-    admin_like = editor or "admin" in roles_of(user)
+    admin_like = editor or allowed(user, "view_payment_setup", page)
     enabled = stripe_enabled()
     access = bool(
         is_offer and request is not None

@@ -20,8 +20,7 @@ from ..models import (
     OrderStatus,
     SalesManagerProfile,
 )
-from ..permissions import roles_of
-from .access import has_offer_access
+from ..permissions import allowed, has_offer_access
 from .errors import AlreadyHasAccess, PaymentsNotConfigured, PriceNotAvailable, StripeUnavailable
 from .fulfilment import claim_free, order_snapshot
 from .handlers import apply_checkout_session, context_for
@@ -59,7 +58,7 @@ def sales_manager_for_code(code):
         SalesManagerProfile.objects.select_related("user")
         .filter(referral_code=code, active=True, user__is_active=True).first()
     )
-    if profile is None or "sales_manager" not in roles_of(profile.user):
+    if profile is None or not allowed(profile.user, "earn_salesmanagerprofile", profile):
         return None
     return profile.user
 

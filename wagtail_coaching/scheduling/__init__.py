@@ -18,13 +18,18 @@ session models themselves.
 from .attendance import mark_attendance, mark_everyone
 from .booking import (
     allotment,
+    allotments,
     book_session,
     bookable_times,
     cancel_session,
+    cancels_late,
+    is_late,
+    late_cancel_hours,
     publish_availability,
     record_session,
     remove_slot,
     reschedule_session,
+    uses_allotment,
 )
 from .editing import edit_session
 from .errors import (
@@ -47,7 +52,16 @@ from .invites import (
     send_invitations,
 )
 from .payouts import delivered
-from .seats import cancel_registration, fill_seats, register, seats_left, seats_taken
+from .seats import (
+    cancel_registration,
+    fill_seats,
+    holds_seat,
+    register,
+    seat_holders,
+    seats_left,
+    seats_taken,
+    seats_taken_annotation,
+)
 from .sessions import (
     SessionPlan,
     cancel_sessions,
@@ -69,20 +83,25 @@ __all__ = [
     "SlotTaken",
     "TooLate",
     "allotment",
+    "allotments",
     "audience_members",
     "book_session",
     "bookable_times",
     "cancel_registration",
     "cancel_session",
     "cancel_sessions",
+    "cancels_late",
     "change_coach",
     "create_sessions",
     "delivered",
     "edit_session",
     "feed_calendar",
     "feed_of",
+    "is_late",
     "fill_seats",
     "invite_audience",
+    "holds_seat",
+    "late_cancel_hours",
     "mark_attendance",
     "mark_everyone",
     "publish_availability",
@@ -93,9 +112,12 @@ __all__ = [
     "reschedule_session",
     "reset_feed",
     "rsvp_token",
+    "seat_holders",
     "seats_left",
     "seats_taken",
+    "seats_taken_annotation",
     "send_invitations",
     "series_starts",
     "update_sessions",
+    "uses_allotment",
 ]

@@ -21,7 +21,7 @@ from ..models import (
     RegistrationStatus,
 )
 from .errors import InvalidSchedule, SessionNotOpen
-from .seats import _record, journey_enrollment
+from .seats import _record, journey_enrollment, seat_holders
 
 ATTENDED, NO_SHOW = RegistrationStatus.ATTENDED, RegistrationStatus.NO_SHOW
 # Who can be marked: everyone on the list but those who said no.
@@ -78,10 +78,9 @@ def mark_attendance(session, marks, *, actor=None, now=None):
 
 
 def mark_everyone(session, outcome, *, actor=None, now=None):
-    """Mark everyone registered (or already marked) with one outcome."""
-    user_ids = Registration.objects.filter(
-        session=session,
-        status__in=(RegistrationStatus.REGISTERED, ATTENDED, NO_SHOW),
+    """Mark everyone holding a seat (registered, or already marked) with one outcome."""
+    user_ids = seat_holders(
+        Registration.objects.filter(session=session)
     ).values_list("user_id", flat=True)
     return mark_attendance(session, dict.fromkeys(user_ids, outcome), actor=actor, now=now)
 

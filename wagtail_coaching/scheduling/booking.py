@@ -6,6 +6,7 @@ so two clients racing for the same time cannot both get it.
 """
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -112,14 +113,33 @@ class Allotment:
         return max(self.total - self.used, 0)
 
 
-def allotment(activity):
-    """How many 1:1 sessions the activity grants, and how many are used (booked, held,
-    missed or cancelled late)."""
+def _allotment(activity, used):
     _block, value = activity_block(activity)
-    total = int((value or {}).get("sessions") or 0)
-    minutes = int((value or {}).get("duration_minutes") or 60)
+    return Allotment(
+        total=int((value or {}).get("sessions") or 0),
+        used=used,
+        minutes=int((value or {}).get("duration_minutes") or 60),
+    )
+
+
+def uses_allotment(session):
+    """Whether a 1:1 session uses up one of its step's sessions (booked, held, missed or
+    cancelled late)."""
+    return session.status in USED_STATUSES
+
+
+def allotment(activity):
+    """How many 1:1 sessions the activity grants, and how many are used."""
     used = CoachingSession.objects.filter(activity=activity, status__in=USED_STATUSES).count()
-    return Allotment(total=total, used=used, minutes=minutes)
+    return _allotment(activity, used)
+
+
+def allotments(activities, sessions):
+    """{activity id: Allotment} for 1:1 steps, from rows already loaded: ``activities``
+    (with ``enrollment__engagement``) and all their ``sessions``. No queries: the same
+    figures ``allotment`` gives one step at a time, for pages that list many."""
+    used = Counter(s.activity_id for s in sessions if uses_allotment(s))
+    return {activity.pk: _allotment(activity, used[activity.pk]) for activity in activities}
 
 
 def current_coach_id(enrollment):
@@ -290,8 +310,25 @@ def _is_client(actor, session):
     return actor is not None and actor.pk == session.enrollment.client_id
 
 
-def _late(session, now):
-    return session.starts_at - now < timedelta(hours=coaching_settings.LATE_CANCEL_HOURS)
+# -- The late-cancel rule ----------------------------------------------------------------------
+
+def late_cancel_hours():
+    """How many hours before its start a 1:1 session can still be moved or cancelled
+    freely (pages say it; ``is_late`` applies it)."""
+    return coaching_settings.LATE_CANCEL_HOURS
+
+
+def is_late(session, now=None):
+    """Whether ``session`` is inside the late-cancel window now: cancelled by its client
+    it counts as used, and its client can no longer move it."""
+    now = now or timezone.now()
+    return session.starts_at - now < timedelta(hours=late_cancel_hours())
+
+
+def cancels_late(session, actor, now=None):
+    """Whether ``actor`` moving or cancelling ``session`` now is late: only its client can
+    be late (staff cancelling never is)."""
+    return _is_client(actor, session) and is_late(session, now)
 
 
 def reschedule_session(session, starts_at, *, actor=None, now=None):
@@ -302,7 +339,7 @@ def reschedule_session(session, starts_at, *, actor=None, now=None):
         session = _lock_session(session)
         if session.status != CoachingSessionStatus.BOOKED or session.starts_at <= now:
             raise SessionNotOpen(_("Only an upcoming booked session can be moved."))
-        if _is_client(actor, session) and _late(session, now):
+        if cancels_late(session, actor, now):
             raise TooLate(_(
                 "It is too late to move this session. You can still cancel it, but it "
                 "will count as used."
@@ -340,7 +377,7 @@ def cancel_session(session, *, actor=None, now=None):
         session = _lock_session(session)
         if session.status != CoachingSessionStatus.BOOKED or session.starts_at <= now:
             raise SessionNotOpen(_("Only an upcoming booked session can be cancelled."))
-        late = _is_client(actor, session) and _late(session, now)
+        late = cancels_late(session, actor, now)
         session.status = (
             CoachingSessionStatus.LATE_CANCELLED if late else CoachingSessionStatus.CANCELLED
         )

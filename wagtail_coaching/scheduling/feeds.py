@@ -7,7 +7,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import (
-    SEAT_STATUSES,
     CalendarFeed,
     CoachingSession,
     CoachingSessionStatus,
@@ -18,6 +17,7 @@ from ..models.sessions import new_token
 from ..utils.people import display_name
 from .calendar import CalendarEvent, build_feed
 from .messages import group_event, one_to_one_event
+from .seats import seat_holders
 
 # How far back a feed reaches (sessions further ahead are all included).
 FEED_PAST = timedelta(days=90)
@@ -44,7 +44,7 @@ def feed_events(user, now=None):
     subscribed calendars drop them. A fixed number of queries."""
     now = now or timezone.now()
     since = now - FEED_PAST
-    seats = Registration.objects.filter(user=user, status__in=SEAT_STATUSES).values("session_id")
+    seats = seat_holders(Registration.objects.filter(user=user)).values("session_id")
     co_led = GroupSession.co_coaches.through.objects.filter(user=user).values("groupsession_id")
     groups = GroupSession.objects.filter(
         Q(pk__in=seats) | Q(coach=user) | Q(pk__in=co_led), ends_at__gte=since

@@ -7,7 +7,8 @@ more registered people than seats, and a person holds one registration per sessi
 """
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,15 +41,51 @@ def _require_upcoming(session, now):
         raise SessionNotOpen(_("This session has already started."))
 
 
+# -- Seats taken: registered, or already marked attended or no-show ----------------------------
+
+def holds_seat(registration):
+    """Whether ``registration`` takes one of its session's seats."""
+    return registration.status in SEAT_STATUSES
+
+
+def seat_holders(registrations):
+    """The registrations of ``registrations`` (a queryset) that take a seat."""
+    return registrations.filter(status__in=SEAT_STATUSES)
+
+
+def seats_taken_annotation(session_ref="pk"):
+    """Seats taken in the session ``session_ref`` points to, as a subquery (a list counts
+    them in the same query), immune to the joins of the outer query."""
+    taken = (
+        seat_holders(Registration.objects.filter(session=OuterRef(session_ref)))
+        .order_by()
+        .values("session")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    return Coalesce(Subquery(taken, output_field=IntegerField()), Value(0))
+
+
+def seats_taken_by_session(sessions):
+    """{session id: seats taken} for ``sessions`` (those with none are left out)."""
+    return dict(
+        seat_holders(Registration.objects.filter(session__in=[s.pk for s in sessions]))
+        .values("session").annotate(n=Count("pk")).values_list("session", "n")
+    )
+
+
 def seats_taken(session):
-    return session.registrations.filter(status__in=SEAT_STATUSES).count()
+    return seat_holders(session.registrations.all()).count()
 
 
-def seats_left(session):
-    """Free seats, or None for a session without a limit."""
+def seats_left(session, taken=None):
+    """Free seats, or None for a session without a limit. ``taken``: the seats taken when
+    already counted (``seats_taken_annotation``)."""
     if session.capacity is None:
         return None
-    return max(session.capacity - seats_taken(session), 0)
+    if taken is None:
+        taken = seats_taken(session)
+    return max(session.capacity - taken, 0)
 
 
 def journey_enrollment(session, user_id):
@@ -144,7 +181,7 @@ def cancel_registration(session, user, *, declined=False, actor=None, now=None):
         if registration.status in (S.CANCELLED, S.DECLINED):
             return registration
         had_calendar = registration.status in CALENDAR_STATUSES
-        held_seat = registration.status in SEAT_STATUSES
+        held_seat = holds_seat(registration)
         registration.status = S.DECLINED if declined else S.CANCELLED
         registration.revision += 1
         registration.save()

@@ -7,17 +7,14 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import (
     CALENDAR_STATUSES,
-    SEAT_STATUSES,
     Audience,
     GroupSession,
     Recurrence,
-    Registration,
     RegistrationStatus,
     SessionSeries,
     SessionStatus,
@@ -25,6 +22,7 @@ from ..models import (
 from ..notifications.outbox import queue_notifications
 from . import messages as msg
 from .errors import InvalidSchedule, SessionNotOpen
+from .seats import fill_seats, seats_taken_by_session
 
 # Fields whose change attendees' calendars must pick up.
 CALENDAR_FIELDS = (
@@ -216,7 +214,7 @@ def update_sessions(session, changes, *, scope=ONE, actor=None, now=None):
             length = changes["ends_at"] - changes.get("starts_at", base.starts_at)
         if length <= timedelta(0):
             raise InvalidSchedule(_("A session must end after it starts."))
-        taken = _taken(sessions)
+        taken = seats_taken_by_session(sessions)
         for s in sessions:
             if s.is_cancelled:
                 continue
@@ -251,18 +249,8 @@ def update_sessions(session, changes, *, scope=ONE, actor=None, now=None):
             if visible_change:
                 queue_notifications(_everyone(s, "session_updated", "REQUEST"))
             if "capacity" in diff:
-                from .seats import fill_seats
-
                 fill_seats(s, now=now)
     return changed
-
-
-def _taken(sessions):
-    return dict(
-        Registration.objects.filter(
-            session__in=[s.pk for s in sessions], status__in=SEAT_STATUSES
-        ).values("session").annotate(n=Count("pk")).values_list("session", "n")
-    )
 
 
 def _holders(session):

@@ -5,7 +5,6 @@ slot); these views show the choices in the viewer's time zone and turn refusals 
 messages. A coach or admin who may reschedule a session uses the same pages.
 """
 
-from datetime import timedelta
 from itertools import groupby
 
 from django.contrib import messages
@@ -17,7 +16,6 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views import View
 
-from ..conf import coaching_settings
 from ..journeys import JourneyError
 from ..models import ActivityState, AssignmentMethod, CoachingSessionStatus, EnrollmentStatus
 from ..permissions import allowed, visible
@@ -27,6 +25,8 @@ from ..scheduling import (
     book_session,
     bookable_times,
     cancel_session,
+    cancels_late,
+    late_cancel_hours,
     reschedule_session,
 )
 from ..scheduling.booking import current_coach_id, parse_start, reschedule_times
@@ -50,11 +50,6 @@ def when(moment):
     }
 
 
-
-
-def is_late(session, now=None):
-    now = now or timezone.now()
-    return session.starts_at - now < timedelta(hours=coaching_settings.LATE_CANCEL_HOURS)
 
 
 class BookView(ClientViewMixin, View):
@@ -106,7 +101,7 @@ class BookView(ClientViewMixin, View):
             "refusal": refusal,
             "days": by_day(times),
             "selected": selected,
-            "late_cancel_hours": coaching_settings.LATE_CANCEL_HOURS,
+            "late_cancel_hours": late_cancel_hours(),
         }, status=status)
 
     def get(self, request, public_id):
@@ -160,7 +155,7 @@ class RescheduleView(OneToOneMixin, View):
     def refusal(self, request, session):
         if session.status != CoachingSessionStatus.BOOKED or session.starts_at <= timezone.now():
             return _("Only an upcoming booked session can be moved.")
-        if self.is_client(request, session) and is_late(session):
+        if cancels_late(session, request.user):
             return _("It is too late to move this session. You can still cancel it, but it "
                      "will count as used.")
         return None
@@ -215,8 +210,8 @@ class CancelBookingView(OneToOneMixin, View):
             "is_client": is_client,
             "can_cancel": session.status == CoachingSessionStatus.BOOKED
             and session.starts_at > timezone.now(),
-            "is_late": is_client and is_late(session),
-            "late_cancel_hours": coaching_settings.LATE_CANCEL_HOURS,
+            "is_late": cancels_late(session, request.user),
+            "late_cancel_hours": late_cancel_hours(),
             "next": safe_next(request, ""),
         }, status=status)
 
@@ -238,7 +233,7 @@ class CancelBookingView(OneToOneMixin, View):
             messages.warning(request, _(
                 "Your session is cancelled. As it was less than %(hours)d hours before the "
                 "start, it counts as used."
-            ) % {"hours": coaching_settings.LATE_CANCEL_HOURS})
+            ) % {"hours": late_cancel_hours()})
         elif self.is_client(request, session):
             messages.success(request, _(
                 "Your session is cancelled; it goes back to your allotment, so you can book "

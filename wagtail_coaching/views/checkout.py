@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ..models import Order, OrderStatus
 from ..models.offers import REFERRAL_SESSION_KEY, remember_referral
-from ..payments.access import has_offer_access, signup_url
+from ..payments.access import signup_url
 from ..payments.checkout import (
     confirm_order,
     sales_manager_for_code,
@@ -39,6 +39,7 @@ from ..payments.errors import (
 )
 from ..payments.stripe_client import stripe_enabled
 from ..payments.webhooks import SIGNATURE_HEADER, InvalidWebhook, process_event, verify_event
+from ..permissions import has_offer_access
 
 logger = logging.getLogger(__name__)
 

@@ -8,11 +8,8 @@ pages and messages, in the viewer's time zone. Nothing changes on a GET: mail sc
 link previews follow the links in emails.
 """
 
-from datetime import timedelta
-
 from django.contrib import messages
-from django.db.models import BooleanField, Case, Count, OuterRef, Subquery, When
-from django.db.models.functions import Coalesce
+from django.db.models import BooleanField, Case, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -23,10 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from ..conf import coaching_settings
-from ..journeys.queries import one_to_one_allotments
 from ..models import (
-    SEAT_STATUSES,
     ActivityState,
     Audience,
     CalendarFeed,
@@ -40,12 +34,18 @@ from ..models import (
 from ..permissions import allowed, is_staff_role, visible
 from ..scheduling import (
     SchedulingError,
+    allotments,
     cancel_registration,
+    cancels_late,
     feed_calendar,
     feed_of,
+    holds_seat,
+    late_cancel_hours,
     read_rsvp_token,
     register,
     reset_feed,
+    seats_left,
+    seats_taken_annotation,
 )
 from ..scheduling.errors import InvalidToken
 from ..scheduling.invites import ACCEPT
@@ -72,25 +72,6 @@ AUDIENCE_WORDS = {
 
 
 # -- Shared helpers --------------------------------------------------------------------------
-
-def seats_taken_annotation(session_ref="pk"):
-    """Seats held in the session ``session_ref`` points to (a subquery, no extra query)."""
-    taken = (
-        Registration.objects.filter(session=OuterRef(session_ref), status__in=SEAT_STATUSES)
-        .order_by()
-        .values("session")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(taken), 0)
-
-
-def seats_left_of(session):
-    """Free seats of a session annotated with ``taken``, or None without a limit."""
-    if session.capacity is None:
-        return None
-    return max(session.capacity - session.taken, 0)
-
 
 def is_open(session, now=None):
     return session.status == SessionStatus.SCHEDULED and session.starts_at > (
@@ -169,7 +150,7 @@ def sessions_page(user, now=None):
     )
     for r in mine:
         r.session.taken = r.taken
-        r.seats_left = seats_left_of(r.session)
+        r.seats_left = seats_left(r.session, r.taken)
         r.show_video = r.status == S.REGISTERED and r.session.video_link
     open_sessions = list(
         visible(user, "view_groupsession")
@@ -189,7 +170,7 @@ def sessions_page(user, now=None):
         .order_by("starts_at", "pk")[:OPEN_SESSIONS_LIMIT]
     )
     for s in open_sessions:
-        s.seats_left = seats_left_of(s)
+        s.seats_left = seats_left(s, s.taken)
 
     ones = list(
         visible(user, "view_coachingsession")
@@ -197,11 +178,10 @@ def sessions_page(user, now=None):
         .select_related("coach", "enrollment__engagement")
         .order_by("starts_at", "pk")
     )
-    late = timedelta(hours=coaching_settings.LATE_CANCEL_HOURS)
     upcoming, past = [], []
     for s in ones:
         if s.status == CoachingSessionStatus.BOOKED and s.starts_at > now:
-            s.is_late = s.starts_at - now < late
+            s.is_late = cancels_late(s, user, now)
             upcoming.append(s)
         else:
             past.append(s)
@@ -213,10 +193,10 @@ def sessions_page(user, now=None):
         .select_related("enrollment__engagement")
         .order_by("enrollment_id", "stage_position", "position", "pk")
     )
-    allotments = one_to_one_allotments(activities, ones)
+    by_activity = allotments(activities, ones)
     bookings = []
     for activity in activities:
-        allot = allotments[activity.pk]
+        allot = by_activity[activity.pk]
         bookings.append({
             "activity": activity,
             "allotment": allot,
@@ -232,7 +212,7 @@ def sessions_page(user, now=None):
         "upcoming_one_to_ones": upcoming,
         "past_one_to_ones": past[:PAST_ONE_TO_ONE_LIMIT],
         "allotments": bookings,
-        "late_cancel_hours": coaching_settings.LATE_CANCEL_HOURS,
+        "late_cancel_hours": late_cancel_hours(),
         "now": now,
     }
 
@@ -286,11 +266,11 @@ def session_context(user, session, now=None):
         "co_coaches": list(session.co_coaches.exclude(pk=session.coach_id)),
         "registration": registration,
         "is_registered": active,
-        "seats_left": seats_left_of(session),
+        "seats_left": seats_left(session, session.taken),
         "is_open": is_open(session, now),
         "show_video": bool(
             session.video_link and registration is not None
-            and registration.status in SEAT_STATUSES
+            and holds_seat(registration)
         ),
     }
 

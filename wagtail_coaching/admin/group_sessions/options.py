@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail_modeladmin.helpers import ButtonHelper
 
-from ...models import SEAT_STATUSES, GroupSession, Registration, RegistrationStatus
+from ...models import GroupSession, Registration, RegistrationStatus
 from ...permissions import visible
+from ...scheduling import seats_taken_annotation
 from ...utils.time_zones import user_time_zone
 from ..base import MatrixModelAdmin, _count
 from ..display import in_viewer_zone, person
@@ -38,7 +39,7 @@ def with_counts(queryset):
     """Sessions with ``seats_held`` and ``waiting`` counted in the same query."""
     registrations = Registration.objects.filter(session=OuterRef("pk"))
     return queryset.annotate(
-        seats_held=_count(registrations.filter(status__in=SEAT_STATUSES), "session"),
+        seats_held=seats_taken_annotation(),
         waiting=_count(
             registrations.filter(status=RegistrationStatus.WAITLISTED), "session"
         ),

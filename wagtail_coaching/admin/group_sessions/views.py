@@ -14,9 +14,9 @@ from django.views.generic.edit import FormView
 from wagtail_modeladmin.views import InspectView, InstanceSpecificView, WMABaseView
 
 from ...journeys.errors import JourneyError
-from ...models import SEAT_STATUSES, GroupSession, RegistrationStatus
+from ...models import GroupSession, RegistrationStatus
 from ...permissions import allowed, visible
-from ...scheduling import create_sessions
+from ...scheduling import create_sessions, holds_seat
 from ...scheduling.editing import edit_session
 from ...scheduling.errors import CoachNotAllowed
 from ..base import DeclaredFiltersIndexView
@@ -160,7 +160,7 @@ def session_page(user, session, now=None):
     by_status = {}
     for r in registrations:
         by_status.setdefault(r.status, []).append(r)
-    seat_holders = [r for r in registrations if r.status in SEAT_STATUSES]
+    seat_holders = [r for r in registrations if holds_seat(r)]
     waitlist = sorted(
         by_status.get(RegistrationStatus.WAITLISTED, []),
         key=lambda r: (r.waitlisted_at or now, r.pk),
