@@ -57,9 +57,13 @@ def snapshot():
     return counts, activities, enrollments, users
 
 
-@pytest.fixture
-def demo():
+def build_shared_world():
     return load_demo()
+
+
+@pytest.fixture
+def demo(shared):
+    return shared
 
 
 def test_loading_twice_changes_nothing(demo):
