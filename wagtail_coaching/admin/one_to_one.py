@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from wagtail.admin.localization import get_available_admin_time_zones
 from wagtail.admin.widgets import AdminDateInput, AdminTimeInput
-from wagtail_modeladmin.helpers import AdminURLHelper, ButtonHelper
+from wagtail_modeladmin.helpers import ButtonHelper
 from wagtail_modeladmin.views import WMABaseView
 
 from ..journeys import JourneyError
@@ -46,9 +46,9 @@ from ..scheduling import (
 from ..scheduling.booking import parse_start, reschedule_times
 from ..utils import time_zones
 from . import my_calendar, payouts
-from .base import ContextInspectView, MatrixModelAdmin
+from .base import ContextInspectView, MatrixModelAdmin, PlainNameURLHelper
 from .card import CoachingAdminView
-from .display import card_link, in_viewer_zone, person
+from .display import card_link, in_viewer_zone, local_time, person
 from .forms import first_error
 from .permission import MatrixPermissionHelper, forbidden, may, visible_or_404
 
@@ -58,23 +58,8 @@ RECORDABLE = (
 )
 
 
-def local_time(value):
-    """A time in the active zone (the viewer's: see ``in_viewer_zone``), with the zone's
-    abbreviation so nobody wonders which zone it is."""
-    local = timezone.localtime(value)
-    return f"{date_format(local, 'D j M Y, H:i')} {local.tzname()}"
-
-
 def minutes_between(start, end):
     return int((end - start).total_seconds() // 60)
-
-
-class PlainNameURLHelper(AdminURLHelper):
-    """URL names without the dashes of the path: ``coaching/one-to-one`` is named
-    ``coaching_one_to_one_modeladmin_<view>``."""
-
-    def get_action_url_name(self, action):
-        return super().get_action_url_name(action).replace("-", "_")
 
 
 # -- Availability ------------------------------------------------------------------------------
