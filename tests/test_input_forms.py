@@ -12,7 +12,7 @@ from django.urls import reverse
 from wagtail.test.utils.form_data import rich_text, streamfield
 
 from wagtail_coaching.admin.modeladmins import COACH_PANELS, coach_panels
-from wagtail_coaching.admin.rules import RULE_PANELS
+from wagtail_coaching.admin.rules.forms import RULE_PANELS
 from wagtail_coaching.models import AutomationRule, CoachProfile, NotificationPreference
 from wagtail_coaching.models.teams import BIO_MAX_LENGTH
 from wagtail_coaching.notifications.kinds import optional_kinds

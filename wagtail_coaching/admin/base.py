@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseBadRequest
 from django.urls import re_path
 from django.utils.translation import gettext as _
+from wagtail_modeladmin.helpers import AdminURLHelper
 from wagtail_modeladmin.options import ModelAdmin, ModelAdminGroup
 from wagtail_modeladmin.views import IndexView, InspectView
 
@@ -169,6 +170,14 @@ class GuardedModelAdminGroup(ModelAdminGroup):
 
     def get_admin_urls_for_registration(self):
         return tuple(guard_urlpatterns(list(super().get_admin_urls_for_registration())))
+
+
+class PlainNameURLHelper(AdminURLHelper):
+    """URL names without the dashes of the path: ``coaching/one-to-one`` is named
+    ``coaching_one_to_one_modeladmin_<view>``."""
+
+    def get_action_url_name(self, action):
+        return super().get_action_url_name(action).replace("-", "_")
 
 
 class ContextInspectView(InspectView):

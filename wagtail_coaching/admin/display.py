@@ -1,5 +1,7 @@
-"""How the coaching admin names people and links to the client card."""
+"""How the coaching admin names people, shows a time and links to the client card."""
 
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from ..utils.admin_pages import card_url
@@ -14,3 +16,10 @@ def card_link(enrollment, text=None):
         card_url(enrollment),
         text or person(enrollment.client),
     )
+
+
+def local_time(value):
+    """A time in the active zone (the viewer's: see ``in_viewer_zone``), with the zone's
+    abbreviation so nobody wonders which zone it is."""
+    local = timezone.localtime(value)
+    return f"{date_format(local, 'D j M Y, H:i')} {local.tzname()}"

@@ -21,9 +21,8 @@ from wagtail_modeladmin.views import InstanceSpecificView
 
 from ..failed_jobs import JobRetryError, retry_failed_job
 from ..models import FailedJob
-from .base import ContextInspectView, MatrixModelAdmin
-from .display import in_viewer_zone, person
-from .one_to_one import PlainNameURLHelper, local_time
+from .base import ContextInspectView, MatrixModelAdmin, PlainNameURLHelper
+from .display import in_viewer_zone, local_time, person
 from .permission import MatrixPermissionHelper, forbidden, may
 
 TEMPLATES = "wagtail_coaching/admin/jobs/"

@@ -25,8 +25,9 @@ from django.utils import timezone
 from ..conf import coaching_settings
 from ..models import StripeEvent
 from .errors import UnprocessableEvent
-from .handlers import HANDLERS, Deferred, context_for, event_related_id, timestamp_or_none
+from .handlers import HANDLERS, Deferred, context_for, event_related_id
 from .stripe_client import webhook_secret
+from .stripe_fields import timestamp_or_none
 
 logger = logging.getLogger(__name__)
 

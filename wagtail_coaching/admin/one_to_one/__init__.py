@@ -1,0 +1,25 @@
+"""The staff side of 1:1 sessions: coaches' availability, the 1:1 sessions list and page
+(record, reschedule, cancel), and the URLs of payouts and "My calendar".
+
+Every list comes from ``visible()`` and every object is looked up there first (404), then
+the action is checked with the matrix (403 page). The work is done by
+``wagtail_coaching.scheduling``; a refusal it raises becomes an error message.
+
+- Availability (``view_availabilityslot`` / ``change_availabilityslot``): a coach publishes
+  and removes their own slots, an admin anyone's.
+- 1:1 sessions (``view_coachingsession``; recording needs ``change_coachingsession``, moving
+  or cancelling ``reschedule_coachingsession``). Staff cancelling is never late.
+
+Modules: ``availability`` (the availability list, publishing slots), ``sessions`` (the 1:1
+sessions list and a session's page), ``actions`` (removing a slot, recording, moving and
+cancelling a session, with the URLs of this area), ``forms``, ``filters``, ``text`` (how a
+session's length and time read) and ``menu`` (the Coaching menu's payouts and "My
+calendar").
+"""
+
+from .actions import urlpatterns
+from .availability import AvailabilityAdmin
+from .menu import menu_items
+from .sessions import OneToOneAdmin
+
+__all__ = ["AvailabilityAdmin", "OneToOneAdmin", "menu_items", "urlpatterns"]
