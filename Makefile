@@ -8,6 +8,8 @@ PYTEST_ARGS ?=
 # Test processes (pytest-xdist): one per core; TEST_WORKERS=0 runs the suite in this process.
 TEST_WORKERS ?= auto
 ADDRPORT    ?= 127.0.0.1:8000
+# Where `make dist` puts the sdist and the wheel.
+DIST        ?= dist
 # Benchmarks: each script makes its own coaching_bench_<name> database on this server.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/coaching_bench
 BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/0
@@ -16,7 +18,7 @@ BENCH_ARGS  ?=
 BENCH_JOURNEY_SIZES ?= 1000,10000,100000
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint bench bench-smoke e2e install
+.PHONY: help demo test lint bench bench-smoke e2e dist install
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-7s %s\n", $$1, $$2}'
@@ -51,6 +53,12 @@ e2e: $(STAMP) ## (helper) browser tests: Playwright + the system's Chromium (see
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[e2e]'
 	cd e2e && npm ci --no-audit --no-fund --loglevel=error
 	$(PY) -m pytest e2e $(PYTEST_ARGS)
+
+dist: $(STAMP) ## (helper) build the sdist and wheel into $(DIST)/ and check them (twine, contents)
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	$(PY) -m build --outdir $(DIST) .
+	$(PY) -m twine check --strict $(DIST)/*
+	$(PY) .ci/check_dist.py $(DIST)
 
 install: $(STAMP)
 

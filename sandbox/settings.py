@@ -165,8 +165,9 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/coaching/"
 
 WAGTAIL_SITE_NAME = "Bright Path Coaching"
+# Links in Wagtail's and the coaching emails alike (no WAGTAIL_COACHING["BASE_URL"] needed).
 WAGTAILADMIN_BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8000")
-WAGTAIL_COACHING = {"BASE_URL": WAGTAILADMIN_BASE_URL, "SIGNUP_URL": "signup"}
+WAGTAIL_COACHING = {"SIGNUP_URL": "signup"}
 # Paid prices sell once Stripe keys are set; STRIPE_API_BASE points the Stripe library at
 # another server (the browser tests' local fake).
 for _key in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):

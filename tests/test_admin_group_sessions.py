@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from wagtail_coaching.admin.display import person
-from wagtail_coaching.conf import coaching_settings
 from wagtail_coaching.journeys import enroll
 from wagtail_coaching.models import (
     ActivityState,
@@ -30,6 +29,7 @@ from wagtail_coaching.scheduling import SessionPlan, create_sessions, register
 from wagtail_coaching.testing import programs
 from wagtail_coaching.testing.factories import UserFactory, make_engagement
 from wagtail_coaching.testing.jobs import drain, run_jobs
+from wagtail_coaching.utils.urls import site_base_url
 
 from .test_admin_clients import as_user, message_texts
 from .world import build_world
@@ -334,7 +334,7 @@ def test_the_session_page_shows_the_invite_link_seats_and_waitlist(client, w):
     response = client.get(inspect_url(session))
     assert response.status_code == 200
     body = html.unescape(response.content.decode())
-    link = coaching_settings.BASE_URL.rstrip("/") + reverse(
+    link = site_base_url() + reverse(
         "wagtail_coaching:join", args=[session.invite_token]
     )
     assert link in body

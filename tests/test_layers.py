@@ -26,6 +26,8 @@ LAYERS = {
     "blocks": BLOCKS,
     "models": MODELS,
     "permissions": RULES,
+    # The role groups (created after migrate): the groups permissions.py reads roles from.
+    "roles": RULES,
     "metrics": RULES,
     "journeys": SERVICES,
     "payments": SERVICES,

@@ -60,7 +60,7 @@ def landing_body():
 @pytest.fixture
 def sales_manager(db):
     user = UserFactory(username="sam")
-    user.groups.add(Group.objects.create(name=coaching_settings.ROLE_GROUPS["sales_manager"]))
+    user.groups.add(Group.objects.get(name=coaching_settings.ROLE_GROUPS["sales_manager"]))
     SalesManagerProfile.objects.create(user=user, referral_code="sam-2025")
     return user
 

@@ -8,7 +8,6 @@ import pytest
 from django.core import mail
 from django.template.loader import get_template
 
-from wagtail_coaching.conf import coaching_settings
 from wagtail_coaching.models import Audience, Notification
 from wagtail_coaching.notifications.outbox import queue_notifications, send_notification
 from wagtail_coaching.scheduling import (
@@ -30,6 +29,7 @@ from wagtail_coaching.scheduling import messages as msg
 from wagtail_coaching.scheduling.invites import invitation
 from wagtail_coaching.testing.factories import UserFactory
 from wagtail_coaching.testing.jobs import run_jobs
+from wagtail_coaching.utils.urls import site_base_url
 
 from .world import build_world
 from .world_sessions import add_sessions, in_days
@@ -145,9 +145,9 @@ def test_group_calendar_emails(w, paris_session, kind):
     if method == "REQUEST" and kind != "session_invitation":
         assert "https://video.example/room?a=1&b=2" in email.body
     if kind.startswith("session_"):
-        assert f"{coaching_settings.BASE_URL}/coaching/sessions/" in email.body
+        assert f"{site_base_url()}/coaching/sessions/" in email.body
     if kind == "session_invitation":
-        base = coaching_settings.BASE_URL.rstrip("/")
+        base = site_base_url()
         assert f"Take a seat: {base}/coaching/sessions/reply/" in email.body
         assert f"Decline: {base}/coaching/sessions/reply/" in email.body
 

@@ -79,7 +79,7 @@ def test_consent_controls_what_hr_sees(client, db):
 
     from wagtail_coaching.conf import coaching_settings
 
-    hr.groups.add(Group.objects.create(name=coaching_settings.ROLE_GROUPS["hr_partner"]))
+    hr.groups.add(Group.objects.get(name=coaching_settings.ROLE_GROUPS["hr_partner"]))
     page = make_engagement(slug="b2b")
     user = UserFactory(username="employee")
     enroll(user, page, company=company)

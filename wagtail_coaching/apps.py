@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -19,3 +20,9 @@ class WagtailCoachingConfig(AppConfig):
             tasks,  # noqa: F401
         )
         from .payments import checks as payment_checks  # noqa: F401
+
+        # The role groups exist after every migrate (roles.py).
+        post_migrate.connect(
+            signal_handlers.create_role_groups, sender=self,
+            dispatch_uid="wagtail_coaching.create_role_groups",
+        )

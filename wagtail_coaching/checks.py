@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core.checks import Warning, register
 
+from .conf import coaching_settings
+
 
 @register()
 def broker_configured(app_configs, **kwargs):
@@ -53,5 +55,28 @@ def failure_warnings(broker):
             "middleware, before 'dramatiq.middleware.Retries' (DRAMATIQ_BROKER['MIDDLEWARE'] "
             "with django_dramatiq); without it jobs that use up their retries are only logged.",
             id="wagtail_coaching.W002",
+        )
+    ]
+
+
+# Django's own default for DEFAULT_FROM_EMAIL: no real mailbox behind it.
+PLACEHOLDER_SENDER = "webmaster@localhost"
+
+
+@register()
+def sender_configured(app_configs, **kwargs):
+    """Coaching emails go out from ``FROM_EMAIL``, else ``DEFAULT_FROM_EMAIL``."""
+    return sender_warnings()
+
+
+def sender_warnings():
+    if coaching_settings.from_email != PLACEHOLDER_SENDER:
+        return []
+    return [
+        Warning(
+            f"Coaching emails would be sent from {PLACEHOLDER_SENDER}.",
+            hint="Set DEFAULT_FROM_EMAIL (or WAGTAIL_COACHING['FROM_EMAIL'] for coaching "
+            "emails only) to an address your mail server may send from.",
+            id="wagtail_coaching.W003",
         )
     ]

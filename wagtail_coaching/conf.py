@@ -45,8 +45,9 @@ DEFAULTS = {
     "NOTIFICATION_RETRY_AFTER_SECONDS": 300,
     # Sender address of coaching emails; None means settings.DEFAULT_FROM_EMAIL.
     "FROM_EMAIL": None,
-    # Absolute base URL used in emails, e.g. "https://coaching.example.com".
-    "BASE_URL": "http://127.0.0.1:8000",
+    # Absolute base URL used in emails, e.g. "https://coaching.example.com". None means
+    # settings.WAGTAILADMIN_BASE_URL, else the default Wagtail Site (utils/urls.py).
+    "BASE_URL": None,
     # How many recent journey events the client dashboard lists.
     "DASHBOARD_RECENT_EVENTS": 8,
     # Payments. Stripe is enabled when STRIPE_SECRET_KEY is set; the webhook secret (whsec_...)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
@@ -58,6 +57,7 @@ from wagtail_coaching.models import (
     Team,
     TeamMembership,
 )
+from wagtail_coaching.roles import ensure_role_groups
 from wagtail_coaching.scheduling import (
     SessionPlan,
     book_session,
@@ -286,18 +286,6 @@ def ensure_home(report):
     ):
         welcome.delete()
     return HomePage.objects.get(pk=home.pk)
-
-
-def ensure_groups():
-    access_admin = Permission.objects.get(
-        content_type__app_label="wagtailadmin", codename="access_admin"
-    )
-    groups = {}
-    for role, name in coaching_settings.ROLE_GROUPS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(access_admin)
-        groups[role] = group
-    return groups
 
 
 @functools.cache
@@ -544,7 +532,7 @@ def _no_real_email():
 
 def _build(report):
     home = ensure_home(report)
-    groups = ensure_groups()
+    groups = ensure_role_groups().groups
     staff = {}
     for username, first, last, role, _where in STAFF:
         staff[username] = ensure_user(

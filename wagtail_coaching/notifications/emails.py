@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from ..conf import coaching_settings
+from ..utils.urls import site_base_url
 
 
 def email_context(notification):
@@ -17,7 +18,7 @@ def email_context(notification):
     return {
         "notification": notification,
         "recipient": notification.recipient,
-        "base_url": coaching_settings.BASE_URL.rstrip("/"),
+        "base_url": site_base_url(),
         **(notification.payload or {}),
     }
 
@@ -66,6 +67,6 @@ def send_email(notification):
 
 
 def _message_domain():
-    return urlsplit(coaching_settings.BASE_URL).hostname or "localhost"
+    return urlsplit(site_base_url()).hostname or "localhost"
 
 

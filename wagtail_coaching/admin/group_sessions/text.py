@@ -8,15 +8,14 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from ...conf import coaching_settings
 from ...journeys.program import flatten_program
 from ...models import Audience
+from ...utils.urls import absolute_url
 
 
 def invite_url(session):
     """The shareable invite link, absolute (it goes into emails and chats)."""
-    base = coaching_settings.BASE_URL.rstrip("/")
-    return base + reverse("wagtail_coaching:join", args=[session.invite_token])
+    return absolute_url(reverse("wagtail_coaching:join", args=[session.invite_token]))
 
 
 def when_text(session, zone=None):
