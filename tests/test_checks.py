@@ -98,12 +98,15 @@ def check_output(**options):
 
 @pytest.fixture
 def deployed(settings, monkeypatch):
-    """Settings as on a deployed site: DEBUG off, outside the test environment (whose email
-    outbox the check recognises)."""
+    """A site deployed on the StubBroker: DEBUG off, outside the test environment (whose
+    email outbox the check recognises)."""
+    import dramatiq.broker
     from django.core import mail
+    from dramatiq.brokers.stub import StubBroker
 
     settings.DEBUG = False
     monkeypatch.delattr(mail, "outbox")
+    monkeypatch.setattr(dramatiq.broker, "global_broker", StubBroker())
     return settings
 
 
