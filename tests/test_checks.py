@@ -1,3 +1,4 @@
+import pytest
 from django.core.checks import run_checks
 
 from sandbox import settings as sandbox_settings
@@ -81,3 +82,66 @@ def test_check_command_is_quiet_on_a_configured_site(capsys):
 
     call_command("check", fail_level="WARNING")
     assert "wagtail_coaching" not in capsys.readouterr().err
+
+
+# -- W004: a broker nobody consumes ----------------------------------------------------------------
+
+def check_output(**options):
+    import io
+
+    from django.core.management import call_command
+
+    err = io.StringIO()
+    call_command("check", stderr=err, stdout=io.StringIO(), **options)
+    return err.getvalue()
+
+
+@pytest.fixture
+def deployed(settings, monkeypatch):
+    """A site deployed on the StubBroker: DEBUG off, outside the test environment (whose
+    email outbox the check recognises)."""
+    import dramatiq.broker
+    from django.core import mail
+    from dramatiq.brokers.stub import StubBroker
+
+    settings.DEBUG = False
+    monkeypatch.delattr(mail, "outbox")
+    monkeypatch.setattr(dramatiq.broker, "global_broker", StubBroker())
+    return settings
+
+
+def test_check_command_warns_when_a_deployed_site_uses_the_stub_broker(deployed):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    with pytest.raises(SystemCheckError, match="wagtail_coaching.W004") as error:
+        call_command("check", fail_level="WARNING")
+    assert "python manage.py coaching_devserver" in str(error.value)
+    assert "rundramatiq" in str(error.value)
+
+
+def test_the_stub_broker_is_fine_in_development(deployed):
+    deployed.DEBUG = True
+    assert "wagtail_coaching.W004" not in check_output()
+
+
+def test_the_stub_broker_is_fine_while_an_in_process_worker_runs(deployed):
+    import dramatiq
+
+    from wagtail_coaching.management import inprocess
+
+    stop = inprocess.start_worker(dramatiq.get_broker(), threads=1, write=lambda line: None)
+    try:
+        assert "wagtail_coaching.W004" not in check_output()
+    finally:
+        stop()
+    assert "wagtail_coaching.W004" in check_output()
+
+
+def test_a_broker_other_processes_consume_is_not_reported(deployed, monkeypatch):
+    import dramatiq.broker
+    from dramatiq.brokers.redis import RedisBroker
+
+    # Never connects: the check only looks at what kind of broker it is.
+    monkeypatch.setattr(dramatiq.broker, "global_broker", RedisBroker(url="redis://127.0.0.1:1"))
+    assert "wagtail_coaching.W004" not in check_output()

@@ -4,8 +4,9 @@ import datetime
 
 import dramatiq
 import pytest
+import time_machine
 from django.core import mail
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -123,6 +124,51 @@ def test_attempts_are_capped(client_user):
     assert notification.attempts == 2
     far = timezone.now() + datetime.timedelta(days=1)
     assert sweep_outbox(now=far) == 0
+
+
+def test_a_failed_send_lets_go_of_its_claim(client_user):
+    with override_settings(EMAIL_BACKEND="tests.test_outbox.FailingBackend"):
+        queue_notifications([welcome(client_user)])
+        notification = Notification.objects.get()
+        assert send_notification(notification.pk) is False
+    notification.refresh_from_db()
+    assert notification.claimed_at is None and notification.attempts == 1
+    # A sender that gets the id now (a second message naming it) may try at once.
+    assert send_notification(notification.pk) is True
+    assert len(mail.outbox) == 1
+
+
+def test_a_claim_whose_sent_mark_failed_holds_until_its_lease_runs_out(client_user, monkeypatch):
+    """The email went out, then "sent" could not be written (the database was locked): no
+    sender sends it again while the claim holds. After NOTIFICATION_RETRY_AFTER_SECONDS the
+    sweeper hands it over again, as it would for a sender that crashed before sending: the
+    one case that repeats an email, with the same Message-ID."""
+    queue_notifications([welcome(client_user)])
+    notification = Notification.objects.get()
+
+    def locked(notification_id, now):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(outbox, "mark_sent", locked)
+    with pytest.raises(OperationalError):
+        send_notification(notification.pk)
+    monkeypatch.undo()
+    assert len(mail.outbox) == 1
+
+    with run_jobs():
+        assert send_notification(notification.pk) is False  # the job's retry
+        assert sweep_outbox() == 0
+    assert len(mail.outbox) == 1
+
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=10)):
+        with run_jobs():
+            assert sweep_outbox() == 1
+    assert len(mail.outbox) == 2
+    assert mail.outbox[0].extra_headers["Message-ID"] == mail.outbox[1].extra_headers[
+        "Message-ID"
+    ]
+    notification.refresh_from_db()
+    assert notification.sent_at is not None and notification.attempts == 2
 
 
 def test_recipient_without_email_is_an_error_not_a_crash(db):

@@ -3,6 +3,8 @@ and (with Redis) only one scheduler process may run them."""
 
 import io
 import os
+import socket
+import sys
 import threading
 import uuid
 
@@ -10,12 +12,14 @@ import dramatiq
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 from dramatiq.brokers.stub import StubBroker
 from dramatiq_crontab import scheduler
 
 from wagtail_coaching import tasks
 from wagtail_coaching.conf import coaching_settings
+from wagtail_coaching.management import inprocess
 
 PERIODIC = [
     ("unlock_due_activities", "UNLOCK_SCHEDULE"),
@@ -57,13 +61,19 @@ def demo_ping():
     PING.set()
 
 
-@pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="embedded (StubBroker) only")
-def test_rundemo_runs_jobs_in_process_and_stops_cleanly(db, monkeypatch):
-    """With the StubBroker, rundemo's in-process worker runs jobs while the server serves,
-    and the worker and scheduler stop when the server returns."""
-    from sandbox.home.management.commands import rundemo
+def dramatiq_threads():
+    return {
+        t for t in threading.enumerate()
+        if type(t).__name__ in DRAMATIQ_THREADS and t.is_alive()
+    }
 
-    assert isinstance(dramatiq.get_broker(), StubBroker)
+
+@pytest.fixture
+def devserver(monkeypatch):
+    """``coaching_devserver`` with Django's server replaced by a function that records its
+    arguments and sends a job, and the scheduler by one that records its start and stop."""
+    from wagtail_coaching.management.commands import coaching_devserver
+
     seen = {}
 
     def fake_scheduler(self):
@@ -73,27 +83,115 @@ def test_rundemo_runs_jobs_in_process_and_stops_cleanly(db, monkeypatch):
     def fake_runserver(name, addrport, **options):
         assert name == "runserver" and options == {"use_reloader": False}
         seen["addrport"] = addrport
+        seen["worker_running"] = inprocess.worker_running()
         PING.clear()
         demo_ping.send()
-        seen["job_ran"] = PING.wait(timeout=10)
+        seen["job_ran"] = PING.wait(timeout=2 if seen.get("no_worker") else 10)
 
-    monkeypatch.setattr(rundemo.Command, "start_scheduler", fake_scheduler)
-    monkeypatch.setattr(rundemo, "call_command", fake_runserver)
-    worker_threads = {t for t in threading.enumerate() if type(t).__name__ in DRAMATIQ_THREADS}
+    monkeypatch.setattr(coaching_devserver.Command, "start_scheduler", fake_scheduler)
+    monkeypatch.setattr(coaching_devserver, "call_command", fake_runserver)
+    return seen
+
+
+@pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="embedded (StubBroker) only")
+def test_devserver_runs_jobs_in_process_and_stops_cleanly(db, devserver):
+    """With the StubBroker, the package's dev server runs an in-process worker that runs jobs
+    while the server serves; the worker and scheduler stop when the server returns."""
+    assert isinstance(dramatiq.get_broker(), StubBroker)
+    before = dramatiq_threads()
 
     out = io.StringIO()
-    call_command("rundemo", "--addrport", "127.0.0.1:0", stdout=out)
+    call_command("coaching_devserver", "--addrport", "127.0.0.1:0", stdout=out)
 
-    assert seen == {
-        "scheduler_started": True, "addrport": "127.0.0.1:0", "job_ran": True,
-        "scheduler_stopped": True,
+    assert devserver == {
+        "scheduler_started": True, "addrport": "127.0.0.1:0", "worker_running": True,
+        "job_ran": True, "scheduler_stopped": True,
     }
+    assert "Worker started (in-process, 2 threads" in out.getvalue()
     assert "Stopped." in out.getvalue()
-    leftover = {
-        t for t in threading.enumerate()
-        if type(t).__name__ in DRAMATIQ_THREADS and t.is_alive()
-    } - worker_threads
-    assert not leftover
+    assert not dramatiq_threads() - before
+    assert not inprocess.worker_running()
+
+
+@pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="embedded (StubBroker) only")
+def test_devserver_without_worker_only_serves(db, devserver):
+    devserver["no_worker"] = True
+    out = io.StringIO()
+    call_command("coaching_devserver", "--addrport", "127.0.0.1:0", "--no-worker", stdout=out)
+    assert devserver["job_ran"] is False and devserver["worker_running"] is False
+    assert "scheduler_started" not in devserver
+    assert "jobs stay queued" in out.getvalue()
+
+
+class SharedBroker:
+    """Stands for Redis or RabbitMQ: a broker whose messages other processes can take."""
+
+
+def test_with_a_shared_broker_the_devserver_says_what_else_to_run(db, devserver, monkeypatch):
+    devserver["no_worker"] = True  # nothing runs the job here
+    monkeypatch.setattr(dramatiq, "get_broker", lambda: SharedBroker())
+    out = io.StringIO()
+    call_command("coaching_devserver", "--addrport", "127.0.0.1:0", stdout=out)
+    assert "Jobs go to SharedBroker." in out.getvalue()
+    assert "python manage.py rundramatiq" in out.getvalue()
+    assert "python manage.py crontab" in out.getvalue()
+    assert "--with-workers" in out.getvalue()
+    assert devserver["worker_running"] is False
+
+
+def test_with_workers_the_devserver_starts_and_stops_the_worker_and_scheduler_processes(
+    db, devserver, monkeypatch
+):
+    class Child:
+        started = []
+
+        def __init__(self, command):
+            self.command, self.pid, self.returncode = command, 1000 + len(self.started), None
+            self.started.append(self)
+
+        def poll(self):
+            return self.returncode
+
+        def terminate(self):
+            self.returncode = -15
+
+        def wait(self, timeout=None):
+            return self.returncode
+
+    devserver["no_worker"] = True
+    monkeypatch.setattr(dramatiq, "get_broker", lambda: SharedBroker())
+    monkeypatch.setattr(inprocess.subprocess, "Popen", Child)
+    out = io.StringIO()
+    call_command(
+        "coaching_devserver", "--addrport", "127.0.0.1:0", "--with-workers", stdout=out
+    )
+    # Started the way this process was (here not through manage.py: `python -m django`).
+    assert [c.command for c in Child.started] == [
+        [sys.executable, "-m", "django", "rundramatiq", "--processes", "1", "--threads", "2"],
+        [sys.executable, "-m", "django", "crontab"],
+    ]
+    assert all(c.returncode == -15 for c in Child.started)
+    assert "Started rundramatiq (pid 1000) and crontab (pid 1001)." in out.getvalue()
+
+
+def test_the_devserver_refuses_a_port_in_use(db, devserver):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError, match=f"Cannot serve on 127.0.0.1:{port}"):
+            call_command("coaching_devserver", "--addrport", str(port), stdout=io.StringIO())
+    assert devserver == {}
+
+
+@pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="embedded (StubBroker) only")
+def test_the_sandbox_rundemo_is_the_devserver_with_the_demo_logins(db, devserver):
+    from sandbox.home.management.commands import rundemo
+    from wagtail_coaching.management.commands import coaching_devserver
+
+    assert issubclass(rundemo.Command, coaching_devserver.Command)
+    out = io.StringIO()
+    call_command("rundemo", "--addrport", "127.0.0.1:0", stdout=out)
+    assert "No demo users yet: run `python manage.py load_demo` first." in out.getvalue()
+    assert devserver["job_ran"] is True and "Stopped." in out.getvalue()
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ workers send email with ``wagtail_coaching.testing.mail.SlowFileBackend``: one f
 message, so "each effect exactly once" is "one file per notification".
 
 - A worker killed with SIGKILL in the middle of sending: Redis hands the messages it had
-  taken to another worker once its heartbeat is missed (shortened here to 2 s), and every
-  email is written once.
+  taken to another worker once its heartbeat is missed (shortened here to 2 s), which sends
+  them; the row it was sending stays claimed until the claim runs out, then the sweeper
+  hands it over again. Every email is written once.
 - Redis unreachable when a change commits: the change commits, the jobs wait in the outbox,
   and once Redis is back the sweeper (run twice, on a worker) delivers each once.
 - Three worker processes share 500 messages, each notification named by two of them:
@@ -203,16 +204,38 @@ def test_a_worker_killed_mid_job_has_its_messages_redelivered_and_each_sent_once
     # Killed while it sleeps before writing: no email of it can be half-way to commit.
     os.kill(victim, signal.SIGKILL)
     started_at = time.monotonic()
+    # What it was sending it had claimed; nobody else has started yet.
+    held = set(
+        Notification.objects.filter(sent_at__isnull=True, claimed_at__isnull=False)
+        .values_list("pk", flat=True)
+    )
+    assert held
     workers.start("second", email_delay=0.1)
-    wait_for(all_sent, 90, "every notification to be sent", workers.logs())
+    wait_for(
+        lambda: not Notification.objects.filter(sent_at__isnull=True)
+        .exclude(pk__in=held).exists(),
+        90, "the redelivered notifications to be sent", workers.logs(),
+    )
+    # Whether the killed worker had handed those over is unknown: while their claim holds,
+    # the redelivered messages leave them alone...
+    assert Notification.objects.filter(pk__in=held, sent_at__isnull=True).count() == len(held)
+    # ...and once it has run out (ten minutes on), the sweeper sends them.
+    ten_minutes_ago = timedelta(minutes=10)
+    Notification.objects.filter(pk__in=held).update(
+        claimed_at=F("claimed_at") - ten_minutes_ago, created_at=F("created_at") - ten_minutes_ago
+    )
+    tasks.sweep_outbox.send()
+    wait_for(all_sent, 60, "every notification to be sent", workers.logs())
     files = sent_files(workers.mail)
     assert sorted(to for _pid, to in files) == sorted(
         f"kill{i}@example.com" for i in range(6)
     ), "each notification is sent exactly once"
     senders = {pid for pid, _to in files}
     assert victim not in senders  # the killed worker's messages went to the other one
-    # The killed attempt left no trace: each row was sent in one attempt.
-    assert set(Notification.objects.values_list("attempts", flat=True)) == {1}
+    # The killed attempt counts: it claimed the row.
+    assert dict(Notification.objects.values_list("pk", "attempts")) == {
+        n.pk: 2 if n.pk in held else 1 for n in notifications
+    }
     assert time.monotonic() - started_at < 60
 
 

@@ -80,3 +80,42 @@ def sender_warnings():
             id="wagtail_coaching.W003",
         )
     ]
+
+
+@register()
+def broker_consumed(app_configs, **kwargs):
+    """Messages sent to dramatiq's in-memory StubBroker stay in the memory of the process
+    that sent them: only a worker in that same process (``coaching_devserver``'s) runs them.
+    With DEBUG on that is development, served by ``coaching_devserver``; with DEBUG off it is
+    a deployment whose jobs and emails are silently lost. Other brokers are shared between
+    processes, and ``rundramatiq`` consumes them.
+
+    A test run is left alone: it uses the StubBroker on purpose, with DEBUG off, and runs
+    the jobs itself; Django's test environment is the one with an email outbox.
+    """
+    from django.core import mail
+    from dramatiq import broker as dramatiq_broker
+
+    broker = dramatiq_broker.global_broker
+    if broker is None or hasattr(mail, "outbox"):
+        return []
+    return consumer_warnings(broker, debug=settings.DEBUG)
+
+
+def consumer_warnings(broker, debug):
+    from .management import inprocess
+
+    if debug or not inprocess.is_in_memory(broker) or inprocess.worker_running():
+        return []
+    return [
+        Warning(
+            "The dramatiq broker is the in-memory StubBroker and DEBUG is off: background "
+            "jobs and emails are never run.",
+            hint="A StubBroker's messages are lost with the process that sent them. In "
+            "development serve with `python manage.py coaching_devserver`, which runs a "
+            "worker and the scheduler in the same process; otherwise use Redis or RabbitMQ "
+            "(DRAMATIQ_BROKER) and run `python manage.py rundramatiq` and "
+            "`python manage.py crontab`.",
+            id="wagtail_coaching.W004",
+        )
+    ]

@@ -24,7 +24,12 @@ class Notification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Counted when a sender claims the row, so a message that crashes its sender still runs
+    # out of attempts.
     attempts = models.PositiveSmallIntegerField(default=0)
+    # When a sender took the row to send it (see notifications.outbox.claim_notification);
+    # cleared when the send fails and the failure is recorded.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     # The recipient had switched this kind off: recorded, not delivered.

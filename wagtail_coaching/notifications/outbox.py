@@ -7,9 +7,10 @@ down when the change commits loses nothing: the sender logs the error and the sw
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 
-from django.db import connections, router, transaction
+from django.db import OperationalError, connections, router
 from django.db.models import F, Q
 from django.db.models.constants import OnConflict
 from django.db.models.sql.subqueries import InsertQuery
@@ -109,52 +110,110 @@ def enqueue_send(ids):
         tasks.enqueue(tasks.send_notifications, list(ids[start : start + SEND_CHUNK]))
 
 
-def send_notification(notification_id):
-    """Deliver one notification at most once. Returns True if it was delivered by this call.
+def claim_notification(notification_id, now):
+    """Take an unsent notification for sending. True if this caller now holds it.
 
-    The row is locked while sending, so two workers holding the same id never both send;
-    a failure is recorded on the row for the sweeper to retry.
+    One conditional UPDATE, committed on its own (the sender runs outside a transaction)
+    before the message goes anywhere: of any number of senders holding the same id, on
+    PostgreSQL or SQLite, exactly one updates the row. The claim counts as an attempt and
+    holds for ``NOTIFICATION_RETRY_AFTER_SECONDS``; a sender that fails records the error
+    and lets go of it, one that crashes keeps it until then.
     """
-    with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(skip_locked=True)
-            .select_related("recipient")
-            .filter(pk=notification_id, sent_at__isnull=True)
-            .first()
+    lease = timezone.timedelta(seconds=coaching_settings.NOTIFICATION_RETRY_AFTER_SECONDS)
+    return (
+        Notification.objects.filter(
+            pk=notification_id,
+            sent_at__isnull=True,
+            attempts__lt=coaching_settings.NOTIFICATION_MAX_ATTEMPTS,
         )
-        if notification is None:
-            return False
-        now = timezone.now()
-        if notification.attempts >= coaching_settings.NOTIFICATION_MAX_ATTEMPTS:
-            return False
-        if switched_off(notification.recipient_id, notification.kind):
-            # Recorded, not delivered: the recipient does not want this kind.
-            Notification.objects.filter(pk=notification.pk).update(sent_at=now, skipped=True)
-            return False
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lte=now - lease))
+        .update(claimed_at=now, attempts=F("attempts") + 1)
+        == 1
+    )
+
+
+def send_notification(notification_id):
+    """Deliver one notification. Returns True if it was delivered by this call.
+
+    Exactly once as far as the database can tell: the row is claimed (and the claim
+    committed) before the email is handed to the backend, and marked sent after. Another
+    sender, or a retry of this one, leaves a claimed row alone; a failed send is recorded
+    for the sweeper to retry.
+
+    The one gap is a sender that stops between the two writes: it crashed, or the database
+    refused "sent" (locked, gone) even after ``mark_sent`` tried again. The row then looks
+    claimed and unsent; once the claim's lease has run out the sweeper sends it again,
+    because a sender that dies before handing the message over is far likelier than one that
+    dies after. Such a repeat carries the same Message-ID, so mail servers can drop it.
+    Call it outside a transaction (as the sender job does), or the claim commits only with
+    the caller's transaction.
+    """
+    now = timezone.now()
+    if not claim_notification(notification_id, now):
+        return False
+    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
+    if switched_off(notification.recipient_id, notification.kind):
+        # Recorded, not delivered: the recipient does not want this kind.
+        Notification.objects.filter(pk=notification.pk).update(sent_at=now, skipped=True)
+        return False
+    try:
+        if notification.channel == NotificationChannel.EMAIL:
+            send_email(notification)
+    except Exception as exc:  # recorded for the sweeper and the admin
+        logger.exception("Sending notification %s failed", notification_id)
+        Notification.objects.filter(pk=notification.pk, claimed_at=now).update(
+            claimed_at=None, last_attempt_at=now, last_error=repr(exc)[:2000]
+        )
+        return False
+    mark_sent(notification.pk, now)
+    return True
+
+
+# How often "sent" is written before giving up; each try waits for a locked database as long
+# as the connection's timeout (SQLite's "timeout" option) allows.
+MARK_SENT_TRIES = 3
+MARK_SENT_PAUSE = 0.5  # seconds, more after each failed try
+
+
+def mark_sent(notification_id, now):
+    """Record that the backend took the message. The email is out already, so a database
+    that is briefly locked (SQLite with another writer) or whose connection dropped is tried
+    again rather than leaving the row to look unsent."""
+    connection = connections[router.db_for_write(Notification)]
+    for attempt in range(1, MARK_SENT_TRIES + 1):
         try:
-            if notification.channel == NotificationChannel.EMAIL:
-                send_email(notification)
-        except Exception as exc:  # recorded for the sweeper and the admin
-            logger.exception("Sending notification %s failed", notification_id)
-            Notification.objects.filter(pk=notification.pk).update(
-                attempts=F("attempts") + 1, last_attempt_at=now, last_error=repr(exc)[:2000]
+            Notification.objects.filter(pk=notification_id, sent_at__isnull=True).update(
+                sent_at=now, last_attempt_at=now, last_error=""
             )
-            return False
-        Notification.objects.filter(pk=notification.pk).update(
-            sent_at=now, attempts=F("attempts") + 1, last_attempt_at=now, last_error=""
-        )
-        return True
+            return
+        except OperationalError:
+            if attempt == MARK_SENT_TRIES or connection.in_atomic_block:
+                logger.error(
+                    "Notification %s was handed to the email backend but could not be "
+                    "marked sent; it is held until its claim runs out.", notification_id,
+                )
+                raise
+            connection.close_if_unusable_or_obsolete()
+            time.sleep(MARK_SENT_PAUSE * attempt)
 
 
 def unsent_due_for_retry(now=None):
-    """Unsent notifications old enough to retry and not out of attempts."""
+    """Unsent notifications old enough to retry, not out of attempts and not held by a
+    sender."""
     now = now or timezone.now()
     cutoff = now - timezone.timedelta(seconds=coaching_settings.NOTIFICATION_RETRY_AFTER_SECONDS)
-    return Notification.objects.filter(
-        sent_at__isnull=True,
-        attempts__lt=coaching_settings.NOTIFICATION_MAX_ATTEMPTS,
-    ).filter(
-        Q(last_attempt_at__lte=cutoff) | Q(last_attempt_at__isnull=True, created_at__lte=cutoff)
+    return (
+        Notification.objects.filter(
+            sent_at__isnull=True,
+            attempts__lt=coaching_settings.NOTIFICATION_MAX_ATTEMPTS,
+        )
+        .filter(
+            Q(last_attempt_at__lte=cutoff)
+            | Q(last_attempt_at__isnull=True, created_at__lte=cutoff)
+        )
+        # A claim still held is a send under way (or one whose sender crashed, not yet
+        # given up on).
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lte=cutoff))
     )
 
 
