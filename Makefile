@@ -56,7 +56,8 @@ e2e: $(STAMP) ## (helper) browser tests: Playwright + the system's Chromium (see
 
 dist: $(STAMP) ## (helper) build the sdist and wheel into $(DIST)/ and check them (twine, contents)
 	rm -rf $(DIST) && mkdir -p $(DIST)
-	$(PY) -m build --outdir $(DIST) .
+	@echo "$(PY) -m build --outdir $(DIST) . (its output: $(DIST).log, printed if it fails)"
+	@$(PY) -m build --outdir $(DIST) . >$(DIST).log 2>&1 || { cat $(DIST).log; exit 1; }
 	$(PY) -m twine check --strict $(DIST)/*
 	$(PY) .ci/check_dist.py $(DIST)
 
