@@ -33,6 +33,7 @@ def visitor_pages():
         ("checkout", f"/coaching/checkout/{free.prices.get().pk}/"),
         ("sign in", "/accounts/login/?next=/coaching/"),
         ("sign up", "/accounts/signup/"),
+        ("password reset", "/accounts/password/reset/"),
     ]
 
 
@@ -51,6 +52,7 @@ def client_pages():
         ("notification settings", "/coaching/notifications/settings/"),
         ("my data", "/coaching/my-data/"),
         ("privacy", "/coaching/privacy/"),
+        ("profile", "/accounts/profile/"),
     ]
     seen = set()
     for activity in activities_client_may_open(casey).order_by("enrollment_id", "stage_position",
@@ -115,7 +117,7 @@ def visit_all(new_page, check, width=1280):
         visit(newcomer, name, path)
     # Every kind of activity page was among them (Casey's Leadership Foundations has all).
     assert sorted(n.split(": ")[1] for n in checked if n.startswith("activity")) == ACTIVITY_KINDS
-    assert len(checked) == len(visitor_pages()) + 8 + len(ACTIVITY_KINDS) + 3
+    assert len(checked) == len(visitor_pages()) + 9 + len(ACTIVITY_KINDS) + 3
     return problems
 
 

@@ -47,6 +47,8 @@ LAYERS = {
     "views": VIEWS,
     "urls": VIEWS,
     "urls_payments": VIEWS,
+    # The optional accounts pages (sign in, sign up, profile): views of their own.
+    "accounts": VIEWS,
     # Reports are part of the admin, but the admin's URLs import them: they never import it.
     "reports": REPORTS,
     "admin": ADMIN,

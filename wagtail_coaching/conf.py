@@ -90,6 +90,13 @@ DEFAULTS = {
     "TIMED_RULES_SCHEDULE": "*/5 * * * *",
     # Where a visitor creates an account before buying (a URL or URL name); None hides the link.
     "SIGNUP_URL": None,
+    # wagtail_coaching.accounts: attempts one address may make per window of seconds, per
+    # action, before it is asked to wait; None switches an action's limit off.
+    "ACCOUNT_RATE_LIMITS": {
+        "signup": (20, 60 * 60),
+        "login": (20, 15 * 60),  # failed sign-ins only
+        "password_reset": (5, 60 * 60),
+    },
 }
 
 
