@@ -43,15 +43,15 @@ def test_free_offer_signup_and_first_steps(new_page):
     expect(page).to_have_url(re.compile(r"/coaching/$"))
     journey = page.get_by_role("region", name="Stress Reset")
     expect(journey).to_contain_text("0 of 7 steps done")
-    expect(journey.locator(".next-step")).to_contain_text("How stress works")
+    expect(journey.locator(".coaching-next-step")).to_contain_text("How stress works")
     expect(journey.get_by_text("Box breathing, twice a day")).to_be_visible()
-    journey.locator(".next-step").get_by_role("link").click()
+    journey.locator(".coaching-next-step").get_by_role("link").click()
 
     # The lesson, then the check-in it opens.
     expect(page.get_by_role("heading", level=1)).to_have_text("How stress works")
     page.get_by_role("button", name="Mark lesson as done").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Stress right now")
-    expect(page.locator(".messages")).to_contain_text("Done: “How stress works”")
+    expect(page.locator(".coaching-messages")).to_contain_text("Done: “How stress works”")
     page.get_by_label("6", exact=True).check()
     page.get_by_role("button", name="Send my check-in").click()
 
@@ -59,7 +59,7 @@ def test_free_offer_signup_and_first_steps(new_page):
     expect(page.get_by_role("heading", level=1)).to_have_text("Box breathing, twice a day")
     page.get_by_role("link", name="My coaching").first.click()
     expect(journey).to_contain_text("2 of 7 steps done")
-    expect(journey.locator(".next-step")).to_contain_text("Box breathing, twice a day")
+    expect(journey.locator(".coaching-next-step")).to_contain_text("Box breathing, twice a day")
 
 
 def test_paid_offer_through_stripe_checkout(new_page, sandbox):
@@ -75,7 +75,7 @@ def test_paid_offer_through_stripe_checkout(new_page, sandbox):
     sign_up(page, username, first_name="Kim")
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Join Leadership Foundations")
-    expect(page.locator(".checkout__summary")).to_contain_text("Pay once")
+    expect(page.locator(".coaching-checkout__summary")).to_contain_text("Pay once")
     page.get_by_role("button", name="Continue to payment").click()
 
     # Stripe's hosted page (the local fake), then back to the site's success page.
@@ -105,7 +105,7 @@ def test_paid_offer_through_stripe_checkout(new_page, sandbox):
     page.get_by_role("link", name="Start your journey").click()
     journey = page.get_by_role("region", name="Leadership Foundations")
     expect(journey).to_contain_text("0 of 14 steps done")
-    expect(journey.locator(".next-step")).to_contain_text("Intake questionnaire")
+    expect(journey.locator(".coaching-next-step")).to_contain_text("Intake questionnaire")
 
 
 def focused(page):
@@ -174,4 +174,4 @@ def test_free_offer_keyboard_only(new_page):
     page.keyboard.press("Enter")
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Box breathing, twice a day")
-    expect(page.locator(".messages")).to_contain_text("Done: “Stress right now”")
+    expect(page.locator(".coaching-messages")).to_contain_text("Done: “Stress right now”")

@@ -206,7 +206,9 @@ def test_coach_adds_an_extra_activity_the_client_sees(new_page):
     expect(step).to_be_visible()
     step.click()
     expect(client.get_by_role("heading", level=1)).to_have_text(title)
-    expect(client.locator(".activity__content")).to_contain_text("note one task you handed over")
+    expect(client.locator(".coaching-activity__content")).to_contain_text(
+        "note one task you handed over"
+    )
     client.get_by_role("link", name="My coaching").first.click()
     expect(client.get_by_role("region", name="Recent activity")).to_contain_text(
         f"Your coach added “{title}” for you"
@@ -303,7 +305,7 @@ def test_weekly_group_sessions_for_a_cohort(new_page, sandbox):
     client.goto(invite_url)
     expect(client.get_by_role("heading", level=1)).to_have_text(title)
     client.get_by_role("button", name=re.compile(r"^(Register|Take a seat)")).click()
-    expect(client.locator(".messages")).to_contain_text("registered")
+    expect(client.locator(".coaching-messages")).to_contain_text("registered")
 
     # Omar answers his emailed invitation ("Take a seat") without signing in.
     (omar_row,) = [n for n in invitations if n.recipient.username == "omar"
@@ -315,7 +317,7 @@ def test_weekly_group_sessions_for_a_cohort(new_page, sandbox):
     visitor = new_page("omar")
     visitor.goto(accept_url)
     visitor.get_by_role("button", name="Yes, register me").click()
-    expect(visitor.locator(".notice--success")).to_contain_text("You're registered.")
+    expect(visitor.locator(".coaching-notice--success")).to_contain_text("You're registered.")
 
     statuses = dict(Registration.objects.filter(session=sessions[0]).values_list(
         "user__username", "status"

@@ -64,7 +64,7 @@ def test_journey_shows_progress_stages_and_next_step(client, client_user):
 
     assert "Leadership Foundations" in html
     # Overall progress: a bar and its text alternative.
-    assert re.search(r'<progress class="progress__bar" max="6" value="1"', html)
+    assert re.search(r'<progress class="coaching-progress__bar" max="6" value="1"', html)
     assert "1 of 6 steps done" in html
     assert "(17%)" in html
     # Per-stage progress.
@@ -74,7 +74,7 @@ def test_journey_shows_progress_stages_and_next_step(client, client_user):
     # The next step links to the activity page.
     next_url = reverse("wagtail_coaching:activity", args=[second.public_id])
     assert "Your next step" in html
-    assert f'class="button" href="{next_url}"' in html
+    assert f'class="coaching-button" href="{next_url}"' in html
     assert "Step 1.2" in html
     # Locked steps say when they open, and are not links.
     assert "Opens when you finish the step before" in html
@@ -85,17 +85,20 @@ def test_journey_shows_progress_stages_and_next_step(client, client_user):
 def _stages(html):
     """[(stage title, its step titles or None when only summed up, its link)]."""
     found = []
-    stage_item = r'<li class="outline__stage.*?</li>\s*(?=<li class="outline__stage|</ol>\s*$)'
+    stage_item = (
+        r'<li class="coaching-outline__stage.*?</li>'
+        r'\s*(?=<li class="coaching-outline__stage|</ol>\s*$)'
+    )
     for item in re.findall(stage_item, html, re.S):
-        title = re.search(r'outline__stage-title">(.*?)<', item).group(1)
-        steps = re.findall(r'class="step__title"[^>]*>(.*?)<', item)
-        link = re.search(r'class="outline__more" href="([^"]+)"', item)
+        title = re.search(r'coaching-outline__stage-title">(.*?)<', item).group(1)
+        steps = re.findall(r'class="coaching-step__title"[^>]*>(.*?)<', item)
+        link = re.search(r'class="coaching-outline__more" href="([^"]+)"', item)
         found.append((title, steps or None, link.group(1) if link else None))
     return found
 
 
 def outline_of(html):
-    (outline,) = re.findall(r'<ol class="outline[^"]*">.*?\n</ol>', html, re.S)
+    (outline,) = re.findall(r'<ol class="coaching-outline[^"]*">.*?\n</ol>', html, re.S)
     return _stages(outline)
 
 
@@ -263,7 +266,7 @@ def test_cancelled_enrollments_are_not_shown(client, client_user):
     cancelled_enrollment(client_user, "Cancelled one")
     html = dashboard(client, client_user)
     assert "not enrolled in an engagement yet" in html
-    assert 'class="card journey' not in html
+    assert 'class="coaching-card coaching-journey' not in html
     assert "Your journey" not in html
 
 
@@ -313,11 +316,11 @@ def test_query_count_does_not_grow_with_enrollments_or_activities(client):
     small_count, small_html = _dashboard_queries(client, small)
     large_count, large_html = _dashboard_queries(client, large)
 
-    assert small_html.count('class="step ') == 5
+    assert small_html.count('class="coaching-step ') == 5
     # The dashboard lists the steps of each journey's stage in progress (10 each) and sums
     # up the other stages.
-    assert large_html.count('class="step ') == 5 * 10
-    assert large_html.count('<li class="outline__stage') == 5 * 4
+    assert large_html.count('class="coaching-step ') == 5 * 10
+    assert large_html.count('<li class="coaching-outline__stage') == 5 * 4
     assert small_count == large_count, (small_count, large_count)
 
 
@@ -335,9 +338,9 @@ def test_completed_state_of_steps_is_marked(client, client_user):
     enrollment = enroll(client_user, page)
     complete_activity(enrollment.activities.get(position=0), actor=client_user)
     html = dashboard(client, client_user)
-    assert html.count("step--completed") == 1
-    assert html.count("step--available") == 1
-    assert html.count("step--locked") == 1
+    assert html.count("coaching-step--completed") == 1
+    assert html.count("coaching-step--available") == 1
+    assert html.count("coaching-step--locked") == 1
     assert enrollment.activities.filter(state=ActivityState.COMPLETED).count() == 1
 
 
@@ -347,7 +350,7 @@ NOON = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.UTC)
 
 
 def greeting(html):
-    return re.search(r'<p class="lead">(.*?)</p>', html).group(1)
+    return re.search(r'<p class="coaching-lead">(.*?)</p>', html).group(1)
 
 
 @time_machine.travel(NOON, tick=False)

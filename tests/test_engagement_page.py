@@ -92,8 +92,10 @@ def test_enrolled_client_sees_continue_link_and_outline(client, client_user, eng
 
 def open_stages(html):
     return re.findall(
-        r'<details class="outline__details" open>\s*<summary class="outline__summary">\s*'
-        r'<span class="outline__stage-head">\s*<span class="outline__stage-title">(.*?)<',
+        r'<details class="coaching-outline__details" open>\s*'
+        r'<summary class="coaching-outline__summary">\s*'
+        r'<span class="coaching-outline__stage-head">\s*'
+        r'<span class="coaching-outline__stage-title">(.*?)<',
         html,
     )
 
@@ -232,7 +234,7 @@ def test_login_page_renders_and_reports_errors(client):
     response = client.get("/accounts/login/?next=/coaching/")
     html = response.content.decode()
     assert response.status_code == 200
-    assert '<label class="field__label" for="id_username">' in html
+    assert '<label class="coaching-field__label" for="id_username">' in html
     assert 'name="next" value="/coaching/"' in html
     response = client.post("/accounts/login/", {"username": "nobody", "password": "wrong"})
     assert response.status_code == 200

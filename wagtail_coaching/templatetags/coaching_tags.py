@@ -5,9 +5,13 @@ dashboard keeps a fixed number of queries however long a journey is.
 """
 
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django import template
+from django.conf import settings
+from django.shortcuts import resolve_url
 from django.template.defaultfilters import date as date_filter
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -135,6 +139,50 @@ def one_to_one_steps(journey):
         for row in stage.activities
         if row.kind == "one_to_one" and getattr(row, "allotment", None) is not None
     ]
+
+
+# -- Account links for any site's header ---------------------------------------------------
+# Logout URL names to try, in order: django-allauth's, then django.contrib.auth's.
+LOGOUT_URL_NAMES = ("account_logout", "logout")
+
+
+def _reverse_or_none(name):
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+def _with_next(url, next_path):
+    if not next_path:
+        return url
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{urlencode({'next': next_path})}"
+
+
+@register.inclusion_tag("wagtail_coaching/includes/account_links.html", takes_context=True)
+def coaching_account_links(context):
+    """"My coaching", "Profile" (with the package's accounts URLs) and "Sign out" for a
+    signed-in visitor, "Sign in" for anyone else, for
+    the package's header or a host's own (``{% coaching_account_links %}``). A link whose URL
+    does not resolve is left out: sign-out posts to allauth's ``account_logout``, else
+    ``logout``; sign-in goes to ``settings.LOGIN_URL``, back to the page it was asked from."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    path = getattr(request, "path", "")
+    login_url = resolve_url(settings.LOGIN_URL) if settings.LOGIN_URL else ""
+    return {
+        "request": request,
+        "csrf_token": context.get("csrf_token"),
+        "signed_in": bool(user is not None and user.is_authenticated),
+        "dashboard_url": _reverse_or_none("wagtail_coaching:dashboard"),
+        # The client's profile, where the package's accounts URLs are installed.
+        "profile_url": _reverse_or_none("account_profile"),
+        "logout_url": next(filter(None, map(_reverse_or_none, LOGOUT_URL_NAMES)), None),
+        # No "Sign in" on the sign-in page itself.
+        "login_url": _with_next(login_url, path) if login_url and login_url != path else "",
+        "current_path": path,
+    }
 
 
 # -- Session times in emails ---------------------------------------------------------------
