@@ -9,9 +9,10 @@ from django.utils.translation import gettext_lazy
 
 from ...permissions import visible
 from ..display import person
+from ..filters import _IdFilter
 
 
-class SlotCoachFilter(SimpleListFilter):
+class SlotCoachFilter(_IdFilter):
     title = gettext_lazy("coach")
     parameter_name = "coach"
     view_action = "view_availabilityslot"
@@ -23,13 +24,8 @@ class SlotCoachFilter(SimpleListFilter):
         )
         return [(str(c.pk), person(c)) for c in coaches]
 
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value is None:
-            return queryset
-        if not value.isdecimal():
-            return queryset.none()
-        return queryset.filter(coach_id=int(value))
+    def filter_by(self, queryset, value):
+        return queryset.filter(coach_id=value)
 
 
 class WhenFilter(SimpleListFilter):
