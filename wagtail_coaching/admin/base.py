@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseBadRequest
 from django.urls import re_path
 from django.utils.translation import gettext as _
-from wagtail_modeladmin.helpers import AdminURLHelper
+from wagtail_modeladmin.helpers import AdminURLHelper, ButtonHelper
 from wagtail_modeladmin.options import ModelAdmin, ModelAdminGroup
 from wagtail_modeladmin.views import IndexView, InspectView
 
@@ -162,6 +162,16 @@ class MatrixModelAdmin(ModelAdmin):
 
     def history_view(self, request, instance_pk):
         raise Http404
+
+
+class InspectFirstButtonHelper(ButtonHelper):
+    """A row's title opens the object's page (where everything about it is), for those who
+    may see it."""
+
+    def get_primary_button(self, obj):
+        if self.permission_helper.user_can_inspect_obj(self.request.user, obj):
+            return self.inspect_button(obj.pk)
+        return None
 
 
 class GuardedModelAdminGroup(ModelAdminGroup):

@@ -9,13 +9,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from wagtail_modeladmin.helpers import ButtonHelper
 
 from ...models import GroupSession, Registration, RegistrationStatus
 from ...permissions import visible
 from ...scheduling import seats_taken_annotation
 from ...utils.time_zones import user_time_zone
-from ..base import MatrixModelAdmin, _count
+from ..base import InspectFirstButtonHelper, MatrixModelAdmin, _count
 from ..display import in_viewer_zone, person
 from ..permission import MatrixPermissionHelper, may, may_use_admin
 from .filters import (
@@ -90,18 +89,12 @@ class GroupSessionPermissionHelper(MatrixPermissionHelper):
         return super().user_can_edit_obj(user, obj)
 
 
-class GroupSessionButtonHelper(ButtonHelper):
+class GroupSessionButtonHelper(InspectFirstButtonHelper):
     def add_button(self, classnames_add=None, classnames_exclude=None):
         button = super().add_button(classnames_add, classnames_exclude)
         button["label"] = _("Add sessions")
         button["title"] = _("Add one group session or a series")
         return button
-
-    def get_primary_button(self, obj):
-        # A session's title opens its page (where everything about it is).
-        if self.permission_helper.user_can_inspect_obj(self.request.user, obj):
-            return self.inspect_button(obj.pk)
-        return None
 
     def get_buttons_for_obj(self, obj, exclude=None, classnames_add=None,
                             classnames_exclude=None):

@@ -12,11 +12,10 @@ from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from wagtail_modeladmin.helpers import ButtonHelper
 
 from ...automation.rules import recent_firings
 from ...models import AutomationRule
-from ..base import MatrixModelAdmin
+from ..base import InspectFirstButtonHelper, MatrixModelAdmin
 from ..display import in_viewer_zone
 from ..permission import MatrixPermissionHelper, may_use_admin
 from .filters import RuleEngagementFilter, RuleStatusFilter
@@ -41,17 +40,11 @@ class RulePermissionHelper(MatrixPermissionHelper):
         return super().user_can_inspect_obj(user, obj)
 
 
-class RuleButtonHelper(ButtonHelper):
+class RuleButtonHelper(InspectFirstButtonHelper):
     def add_button(self, classnames_add=None, classnames_exclude=None):
         button = super().add_button(classnames_add, classnames_exclude)
         button["label"] = _("Add a rule")
         return button
-
-    def get_primary_button(self, obj):
-        # A rule's name opens its page (the rule in words, its firings, pause and resume).
-        if self.permission_helper.user_can_inspect_obj(self.request.user, obj):
-            return self.inspect_button(obj.pk)
-        return None
 
     def get_buttons_for_obj(self, obj, exclude=None, classnames_add=None,
                             classnames_exclude=None):
