@@ -16,12 +16,17 @@ BENCH_REDIS_URL    ?= redis://127.0.0.1:6379/0
 BENCH_ARGS  ?=
 # Clients enrolled at each size of bench_journeys.py's sweep.
 BENCH_JOURNEY_SIZES ?= 1000,10000,100000
+# `make fresh-site`: the Wagtail series of the new site (8 or 7.4), its Python, more options
+# of .ci/fresh_site.py (--dist DIR to reuse a wheel, --keep to keep the site).
+SERIES      ?= 8
+FRESH_SITE_PYTHON ?= $(PYTHON)
+FRESH_SITE_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint bench bench-smoke e2e dist install
+.PHONY: help demo test lint docs bench bench-smoke e2e dist fresh-site install
 
 help: ## Show the targets
-	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-7s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-7s %s\n", $$1, $$2}'
 
 demo: $(STAMP) ## Set up, load the demo data and serve it with a worker on http://127.0.0.1:8000
 	$(PY) manage.py migrate --noinput -v 0
@@ -33,6 +38,10 @@ test: $(STAMP) ## Set up and run the test suite (pass options with PYTEST_ARGS="
 
 lint: $(STAMP) ## (helper) ruff
 	$(PY) -m ruff check .
+
+# -E: every page is read again, so each build reports every warning (and fails on it).
+docs: $(STAMP) ## (helper) build the documentation into docs/_build/html (warnings are errors)
+	$(VENV)/bin/sphinx-build -W --keep-going -n -E -b html docs docs/_build/html
 
 bench: $(STAMP) ## (helper) run every benchmarks/*.py on PostgreSQL + Redis, write benchmarks/RESULTS.md
 	@rm -f benchmarks/results/*.json
@@ -49,7 +58,7 @@ bench: $(STAMP) ## (helper) run every benchmarks/*.py on PostgreSQL + Redis, wri
 bench-smoke: $(STAMP) ## (helper) every benchmark script once with --quick on SQLite (kept out of the suite)
 	$(PY) -m pytest benchmarks -q $(PYTEST_ARGS)
 
-e2e: $(STAMP) ## (helper) browser tests: Playwright + the system's Chromium (see README)
+e2e: $(STAMP) ## (helper) browser tests: Playwright + the system's Chromium (docs/testing.md)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[e2e]'
 	cd e2e && npm ci --no-audit --no-fund --loglevel=error
 	$(PY) -m pytest e2e $(PYTEST_ARGS)
@@ -60,6 +69,10 @@ dist: $(STAMP) ## (helper) build the sdist and wheel into $(DIST)/ and check the
 	@$(PY) -m build --outdir $(DIST) . >$(DIST).log 2>&1 || { cat $(DIST).log; exit 1; }
 	$(PY) -m twine check --strict $(DIST)/*
 	$(PY) .ci/check_dist.py $(DIST)
+
+fresh-site: $(STAMP) ## (helper) docs/install.md applied to a new `wagtail start` site, driven in Chromium (SERIES=8|7.4)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[e2e]'
+	$(PY) .ci/fresh_site.py $(SERIES) --python $(FRESH_SITE_PYTHON) $(FRESH_SITE_ARGS)
 
 install: $(STAMP)
 

@@ -9,3 +9,5 @@ DEBUG = False
 # The webhook secret alone is enough here: no benchmark calls the Stripe API.
 SILENCED_SYSTEM_CHECKS = ["wagtail_coaching.W101"]
 WAGTAIL_COACHING = {**WAGTAIL_COACHING, "STRIPE_WEBHOOK_SECRET": "whsec_benchmark_only"}
+# The sandbox's URLs and the floor of the webhook benchmark (_bench_urls.py).
+ROOT_URLCONF = "_bench_urls"

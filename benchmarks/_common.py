@@ -120,7 +120,7 @@ def results_path():
 
 
 def python_cmd():
-    """How the README spells the interpreter: the project's venv, relative to its root."""
+    """How the docs spell the interpreter: the project's venv, relative to its root."""
     exe = Path(sys.executable)
     try:
         return str(exe.relative_to(ROOT))
@@ -277,21 +277,22 @@ def drop_database(url):
         path.unlink(missing_ok=True)
 
 
-def snapshot_database(url):
-    """Keep a copy of the database as it is now, for ``restore_database``."""
+def snapshot_database(url, label="snapshot"):
+    """Keep a copy of the database as it is now, for ``restore_database`` (``label``
+    names one of several copies)."""
     from django.db import connections
 
     connections.close_all()
     if is_postgres(url):
         name = _pg_name(url)
-        _pg_admin(url, ("DROP DATABASE IF EXISTS {} WITH (FORCE)", name + "_snapshot"),
-                  ("CREATE DATABASE {} TEMPLATE {}", name + "_snapshot", name))
+        _pg_admin(url, ("DROP DATABASE IF EXISTS {} WITH (FORCE)", f"{name}_{label}"),
+                  ("CREATE DATABASE {} TEMPLATE {}", f"{name}_{label}", name))
     else:
         path = _sqlite_path(url)
-        shutil.copyfile(path, f"{path}.snapshot")
+        shutil.copyfile(path, f"{path}.{label}")
 
 
-def restore_database(url):
+def restore_database(url, label="snapshot"):
     """Put the snapshot back (the next query reconnects to it)."""
     from django.db import connections
 
@@ -300,17 +301,17 @@ def restore_database(url):
         name = _pg_name(url)
         _check_name(name)
         _pg_admin(url, ("DROP DATABASE IF EXISTS {} WITH (FORCE)", name),
-                  ("CREATE DATABASE {} TEMPLATE {}", name, name + "_snapshot"))
+                  ("CREATE DATABASE {} TEMPLATE {}", name, f"{name}_{label}"))
     else:
         path = _sqlite_path(url)
-        shutil.copyfile(f"{path}.snapshot", path)
+        shutil.copyfile(f"{path}.{label}", path)
 
 
-def drop_snapshot(url):
+def drop_snapshot(url, label="snapshot"):
     if is_postgres(url):
-        _pg_admin(url, ("DROP DATABASE IF EXISTS {} WITH (FORCE)", _pg_name(url) + "_snapshot"))
+        _pg_admin(url, ("DROP DATABASE IF EXISTS {} WITH (FORCE)", f"{_pg_name(url)}_{label}"))
     else:
-        Path(f"{_sqlite_path(url)}.snapshot").unlink(missing_ok=True)
+        Path(f"{_sqlite_path(url)}.{label}").unlink(missing_ok=True)
 
 
 def settings_env(database_url, redis_url=None, namespace=None, **extra):

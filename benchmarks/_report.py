@@ -42,7 +42,7 @@ def build(results):
         "# Benchmark results",
         "",
         "Written by `make bench` (`benchmarks/_report.py`) from `benchmarks/results/*.json`; "
-        "see the README's \"Benchmarks\" section. Each figure comes from one run of the "
+        "see docs/benchmarks.md. Each figure comes from one run of the "
         "command beside it on this machine (2 cores, shared with other work).",
         "",
     ]

@@ -11,8 +11,13 @@ are posted to ``/coaching/stripe/webhook/`` by a pool of client threads. Afterwa
 enrollments must exist, one per buyer, and every order must be paid; then a sample of the
 same events is posted again (Stripe's redelivery) and must change nothing.
 
-Figures: events per second, p50 and p99 latency, enrollments after the run, and the
-enrollments added by the redelivered duplicates (target 0).
+Then the floor: as many signed events, posted the same way to a view of the benchmark site
+(``_bench_urls.py``) that verifies the signature as the package does and inserts one row.
+
+Figures: events per second (target >= 100), the floor's throughput over the package's and
+the package's p99 latency over the floor's (target <= 5 each), p50 and p99 latency,
+enrollments after the run, and the enrollments added by the redelivered duplicates
+(target 0).
 """
 
 import concurrent.futures
@@ -24,8 +29,12 @@ from urllib.parse import urlsplit
 
 import _common as bench
 
+FLOOR_PATH = "/bench/floor-webhook/"
+MIN_THROUGHPUT = 100  # events per second
+MAX_RATIO = 5  # floor throughput / package throughput, and package p99 / floor p99
 
-def post(base, body, secret):
+
+def post(base, body, secret, path="/coaching/stripe/webhook/"):
     from tests.stripe_fake import sign
 
     parts = urlsplit(base)
@@ -33,7 +42,7 @@ def post(base, body, secret):
     started = time.perf_counter()
     try:
         # Signed just before sending: the signature's timestamp must be fresh.
-        conn.request("POST", "/coaching/stripe/webhook/", body=body, headers={
+        conn.request("POST", path, body=body, headers={
             "Content-Type": "application/json", "Stripe-Signature": sign(body, secret),
         })
         response = conn.getresponse()
@@ -43,11 +52,11 @@ def post(base, body, secret):
     return time.perf_counter() - started, response.status, payload
 
 
-def post_all(base, bodies, concurrency):
+def post_all(base, bodies, concurrency, path="/coaching/stripe/webhook/"):
     """[(seconds, status, body)] of every post, and the wall time of the whole run."""
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
-        results = list(pool.map(lambda b: post(base, b, bench.WEBHOOK_SECRET), bodies))
+        results = list(pool.map(lambda b: post(base, b, bench.WEBHOOK_SECRET, path), bodies))
     return results, time.perf_counter() - started
 
 
@@ -130,10 +139,29 @@ def main():
         assert duplicates == ["duplicate"] * len(repeats), set(duplicates)
         added = Enrollment.objects.count() - enrollments
         assert StripeEvent.objects.count() == n
+        # The floor: the same number of signed events to a view that verifies the signature
+        # and inserts one row.
+        floor_events = [body.replace(b'"evt_bench_', b'"evt_floor_') for body in events]
+        floor_results, floor_wall = post_all(base, floor_events, args.concurrency, FLOOR_PATH)
+        assert all(s == 200 for _, s, _ in floor_results), [s for _, s, _ in floor_results][:5]
+        assert StripeEvent.objects.filter(outcome="floor").count() == n
+        floor_latencies = [secs for secs, _, _ in floor_results]
 
     shape = f"{n:,} events, {args.concurrency} client threads, {args.workers} gunicorn workers"
-    bench.record("webhook events per second", round(n / wall, 1), "events/s",
+    throughput, floor_throughput = n / wall, n / floor_wall
+    p99 = bench.percentile(latencies, 99)
+    floor_p99 = bench.percentile(floor_latencies, 99)
+    bench.record("webhook events per second", round(throughput, 1), "events/s",
+                 target=f">= {MIN_THROUGHPUT}", met=throughput >= MIN_THROUGHPUT,
                  detail=f"{shape}; {wall:.1f} s")
+    bench.record("webhook throughput: floor / package", round(floor_throughput / throughput, 2),
+                 "x", target=f"<= {MAX_RATIO}",
+                 met=floor_throughput / throughput <= MAX_RATIO,
+                 detail=f"floor (verify the signature, insert one row): "
+                        f"{floor_throughput:.1f} events/s; package {throughput:.1f} events/s")
+    bench.record("webhook latency p99: package / floor", round(p99 / floor_p99, 2), "x",
+                 target=f"<= {MAX_RATIO}", met=p99 / floor_p99 <= MAX_RATIO,
+                 detail=f"package {p99 * 1000:.0f} ms, floor {floor_p99 * 1000:.0f} ms")
     bench.record("webhook latency p50", round(bench.percentile(latencies, 50) * 1000), "ms",
                  detail=shape)
     bench.record("webhook latency p99", round(bench.percentile(latencies, 99) * 1000), "ms",

@@ -2,9 +2,11 @@
 
 One sandbox for the whole run: a throwaway SQLite database in a temporary folder, migrated
 and loaded with the demo data, served by ``manage.py rundemo`` (Django's server, an
-in-process dramatiq worker and the scheduler) on a free port. Stripe is the local fake of
-``stripe_hosted.py``; emails go to files. The test process reads the same database through
-the ORM to check what the pages cannot show (the outbox, orders).
+in-process dramatiq worker and the scheduler) on a free port. Without Stripe keys it runs
+its demo payments (``sandbox/demo_payments``): the browser pays on the stand-in's checkout
+page, which delivers Stripe's signed events to the sandbox's webhook. Emails go to files.
+The test process reads the same database through the ORM to check what the pages cannot
+show (the outbox, orders).
 
 Chromium is Debian's (``/usr/bin/chromium``, or ``E2E_CHROMIUM``): Playwright never
 downloads a browser here. Each test leaves a screenshot of its final page(s) in
@@ -50,12 +52,11 @@ def free_port():
 class Sandbox:
     """The running sandbox: its base URL, its outbox folder and its server log."""
 
-    def __init__(self, base_url, workdir, stripe):
+    def __init__(self, base_url, workdir):
         self.base_url = base_url
         self.workdir = workdir
         self.mail_dir = workdir / "mail"
         self.log = workdir / "server.log"
-        self.stripe = stripe
 
     def url(self, path="/"):
         return self.base_url + path
@@ -102,26 +103,23 @@ def _wait_until_up(url, process, seconds=60):
 
 @pytest.fixture(scope="session")
 def sandbox():
-    from stripe_hosted import HostedStripe
-
     workdir = Path(tempfile.mkdtemp(prefix="coaching-e2e-"))
     (workdir / "mail").mkdir()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    stripe = HostedStripe(webhook_url=f"{base_url}/coaching/stripe/webhook/").start()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "REDIS_URL", "DATABASE_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+        "STRIPE_API_BASE", "DEMO_PAYMENTS", "DEMO_PAYMENTS_STATE",
+    )}
     env.update({
         "DJANGO_SETTINGS_MODULE": "sandbox.settings",
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
         "BASE_URL": base_url,
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(workdir / "mail"),
-        "STRIPE_SECRET_KEY": stripe.api_key,
-        "STRIPE_WEBHOOK_SECRET": stripe.webhook_secret,
-        "STRIPE_API_BASE": stripe.base,
         "PYTHONUNBUFFERED": "1",
     })
-    site = Sandbox(base_url, workdir, stripe)
+    site = Sandbox(base_url, workdir)
     started = time.monotonic()
     _run(["migrate", "--noinput", "-v", "0"], env, site.log)
     _run(["load_demo"], env, site.log)
@@ -138,8 +136,7 @@ def sandbox():
               f"(data in {workdir})")
         # This process reads the same database through the ORM.
         os.environ.update({k: env[k] for k in (
-            "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "BASE_URL", "STRIPE_SECRET_KEY",
-            "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE",
+            "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "BASE_URL",
         )})
         os.environ.pop("REDIS_URL", None)
         # Playwright's sync API keeps an event loop in this thread; the ORM calls made
@@ -157,7 +154,6 @@ def sandbox():
             server.kill()
             server.wait()
         log.close()
-        stripe.stop()
         if os.environ.get("E2E_KEEP"):
             print(f"Sandbox data kept in {workdir}")
         else:

@@ -13,6 +13,8 @@ BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "sandbox-insecure-key-change-me")
+# On for `manage.py runserver` while developing; `manage.py rundemo` (`make demo`) turns it off
+# so that the demo shows the site's own 404 and 500 pages (`rundemo --debug` keeps it).
 DEBUG = os.environ.get("DEBUG", "1") == "1"
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
@@ -73,6 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sandbox.demo_payments.views.context",
             ]
         },
     }
@@ -85,6 +88,10 @@ DATABASES = {
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=60
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Wagtail's PostgreSQL search index uses the contrib app's fields (from Django 6 a system
+    # check refuses them without it).
+    INSTALLED_APPS.append("django.contrib.postgres")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The demo server's web threads, worker threads and scheduler all write. A transaction
     # takes the write lock when it begins (waiting up to 20 s for it) instead of failing with
@@ -161,6 +168,17 @@ if os.environ.get("EMAIL_FILE_PATH"):  # with the file-based backend: one file p
     EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = "coaching@example.com"
 
+# A request's error (a 500) in the console whatever DEBUG says: with DEBUG off Django would
+# only mail it to ADMINS.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
+}
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/coaching/"
 
@@ -168,8 +186,32 @@ WAGTAIL_SITE_NAME = "Bright Path Coaching"
 # Links in Wagtail's and the coaching emails alike (no WAGTAIL_COACHING["BASE_URL"] needed).
 WAGTAILADMIN_BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8000")
 WAGTAIL_COACHING = {"SIGNUP_URL": "signup"}
-# Paid prices sell once Stripe keys are set; STRIPE_API_BASE points the Stripe library at
-# another server (the browser tests' local fake).
+# Paid prices sell through Stripe once its keys are set (STRIPE_SECRET_KEY,
+# STRIPE_WEBHOOK_SECRET; STRIPE_API_BASE points the Stripe library at another server).
 for _key in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
     if os.environ.get(_key):
         WAGTAIL_COACHING[_key] = os.environ[_key]
+# Without them the sandbox runs demo payments (sandbox/demo_payments): a local stand-in for
+# Stripe served by this site under /demo-payments/, paid with no real money. DEMO_PAYMENTS=0
+# turns it off (paid prices then say they are not available yet). `rundemo` points
+# STRIPE_API_BASE at the address it serves on; plain `runserver` uses BASE_URL.
+DEMO_PAYMENTS = (
+    not WAGTAIL_COACHING.get("STRIPE_SECRET_KEY") and os.environ.get("DEMO_PAYMENTS", "1") == "1"
+)
+if DEMO_PAYMENTS:
+    from sandbox.demo_payments.stripe import API_KEY as _DEMO_KEY
+    from sandbox.demo_payments.stripe import WEBHOOK_SECRET as _DEMO_WEBHOOK_SECRET
+
+    WAGTAIL_COACHING.update({
+        "STRIPE_SECRET_KEY": _DEMO_KEY,
+        "STRIPE_WEBHOOK_SECRET": _DEMO_WEBHOOK_SECRET,
+        "STRIPE_API_BASE": f"{WAGTAILADMIN_BASE_URL.rstrip('/')}/demo-payments",
+    })
+    # What the stand-in knows (open checkouts, plans, invoices) survives a restart: it is
+    # kept next to the SQLite database (or in the sandbox folder), as the database is.
+    _db_name = str(DATABASES["default"].get("NAME") or "")
+    DEMO_PAYMENTS_STATE = os.environ.get("DEMO_PAYMENTS_STATE") or (
+        f"{_db_name}.demo-payments.json"
+        if DATABASES["default"]["ENGINE"].endswith("sqlite3") and _db_name
+        else str(BASE_DIR / "demo-payments.json")
+    )

@@ -136,3 +136,17 @@ def shared(db, shared_world):
     """This test's own copy of the module's shared world: the rows are shared (and each
     test's changes to them rolled back), the Python objects are not."""
     return copy.deepcopy(shared_world)
+
+
+@pytest.fixture(scope="session")
+def radicale(tmp_path_factory):
+    """A real CalDAV server (Radicale) on a free loopback port, for the whole test process."""
+    from .caldav_server import start_radicale
+
+    server = start_radicale(tmp_path_factory.mktemp("radicale"))
+    yield server
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=5)
+    except Exception:  # noqa: BLE001 - it must not outlive the tests
+        server.process.kill()

@@ -1,5 +1,6 @@
 """Rows of the URL × role table for the staff side of 1:1 sessions: availability, the 1:1
-sessions list and page with their actions and "My calendar" (see
+sessions list and page with their actions, staff booking for a client (from the client card
+or the list of clients one may book for) and "My calendar" (see
 tests/test_admin_matrix.py; payouts are the sessions delivered report, in
 tests/routes_reports.py)."""
 
@@ -64,7 +65,29 @@ ONE_TO_ONE_ADMIN_ROUTES = {
         "reschedule_coachingsession", data=free_time_of_the_coach
     ),
     "wagtail_coaching_admin:one_to_one_cancel": session_route("reschedule_coachingsession"),
+    # Staff booking for a client, and moving a session to any time (tests/test_staff_booking.py
+    # posts them for each role).
+    "wagtail_coaching_admin:book_for_client": Route(
+        targets="enrollments", lookup="view_enrollment", action="book_for_client",
+        args=by_public_id,
+    ),
+    # Book for a client, from the 1:1 sessions list: open to whoever may book for clients;
+    # which clients each one sees is tests/test_staff_booking.py's.
+    "wagtail_coaching_admin:one_to_one_book_for_client": Route(action="book_for_client"),
+    "wagtail_coaching_admin:one_to_one_move": Route(
+        targets="bookings", lookup="view_coachingsession",
+        action="reschedule_coachingsession", args=by_public_id,
+    ),
     # Anyone working in the coaching admin has a calendar feed of their own.
     "wagtail_coaching_admin:my_calendar": Route(),
     "wagtail_coaching_admin:my_calendar_reset": Route(method="post"),
+    # One's own calendar (CalDAV): only one's own, so no object in the URL. Posting the
+    # empty forms changes nothing (the form says what is missing, or "connect first").
+    "wagtail_coaching_admin:my_calendar_connect": Route(method="post", action="connect_calendar"),
+    "wagtail_coaching_admin:my_calendar_choose": Route(method="post", action="connect_calendar"),
+    "wagtail_coaching_admin:my_calendar_check": Route(method="post", action="connect_calendar"),
+    "wagtail_coaching_admin:my_calendar_disconnect": Route(
+        method="post", action="connect_calendar"
+    ),
+    "wagtail_coaching_admin:calendar_connections": Route(action="view_calendarconnection"),
 }

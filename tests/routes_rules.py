@@ -21,6 +21,10 @@ def add_rules(setup):
     ]
 
 
+def add_engagements(setup):
+    setup.rule_engagements = [setup.world.engagement_a, setup.world.engagement_b]
+
+
 def add_paused_rules(setup):
     add_rules(setup)
     AutomationRule.objects.update(active=False)
@@ -45,6 +49,10 @@ RULE_ROUTES = {
         "change_automationrule", method="post", prepare=add_paused_rules
     ),
     "wagtail_coaching_admin:rule_dry_run": rule_route("view_automationrule"),
+    # The rule editor's stages and steps of an engagement (JSON): rule editors only.
+    "wagtail_coaching_admin:rule_program": Route(
+        targets="rule_engagements", action="automate_engagement", prepare=add_engagements
+    ),
     # Anyone signed in has their own notifications and settings.
     "wagtail_coaching:notifications": Route(admin=False),
     "wagtail_coaching:notification_settings": Route(admin=False),

@@ -3,7 +3,7 @@
 import os
 
 from sandbox.settings import *  # noqa: F401,F403
-from sandbox.settings import DATABASES, DRAMATIQ_BROKER
+from sandbox.settings import DATABASES, DRAMATIQ_BROKER, WAGTAIL_COACHING
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -23,3 +23,12 @@ STORAGES = {
 }
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# Page classes of a site's own on the package's pages (tests/test_extending.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.extending_app"]  # noqa: F405
+
+# No payments unless a test sets them up (tests/stripe_fake.py): neither the environment's
+# Stripe keys nor the sandbox's demo payments.
+DEMO_PAYMENTS = False
+DEMO_PAYMENTS_STATE = None
+WAGTAIL_COACHING = {k: v for k, v in WAGTAIL_COACHING.items() if not k.startswith("STRIPE_")}

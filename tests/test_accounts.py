@@ -66,6 +66,29 @@ def test_signed_in_pages_render_and_ask_visitors_to_sign_in(client, cara, name):
     assert "coaching-accounts" in response.content.decode()
 
 
+SIGN_UP_LINK = re.compile(r'<a href="([^"]*)">Create an account</a>')
+
+
+@pytest.mark.parametrize(("signup_setting", "expected"), [
+    (None, "/accounts/signup/?next=%2Fcoaching%2Fsessions%2F"),  # the default: these pages'
+    ("/join/?plan=a", "/join/?plan=a&next=%2Fcoaching%2Fsessions%2F"),
+    ("", None),  # no sign-up link anywhere
+])
+def test_sign_in_page_links_to_the_same_sign_up_as_the_checkout(
+    client, settings, signup_setting, expected
+):
+    from wagtail_coaching.utils.urls import signup_url
+
+    coaching = {k: v for k, v in settings.WAGTAIL_COACHING.items() if k != "SIGNUP_URL"}
+    if signup_setting is not None:
+        coaching["SIGNUP_URL"] = signup_setting
+    settings.WAGTAIL_COACHING = coaching
+    html = client.get("/accounts/login/?next=/coaching/sessions/").content.decode()
+    found = SIGN_UP_LINK.findall(html)
+    assert found == ([expected.replace("&", "&amp;")] if expected else [])
+    assert signup_url() == (expected or "").partition("next=")[0].rstrip("?&")
+
+
 def test_urls_are_where_django_expects_them():
     assert reverse("login") == "/accounts/login/"
     assert reverse("account_profile") == "/accounts/profile/"  # Django's LOGIN_REDIRECT_URL

@@ -321,17 +321,18 @@ def test_recording_shares_the_summary_once_and_keeps_the_note_private(client, wo
         page = html_of(client.get(page_url(session)))
         assert "Record the session" in page and "Cancel the session" not in page
         data = {"outcome": "completed", "summary": "We set three goals.",
-                "private_note": "Seems tired; ask about sleep."}
+                "note": "Seems tired; ask about sleep.", "note_visibility": "coach"}
         response = client.post(action_url("one_to_one_record", session), data)
         assert message_texts(response) == ["The session is recorded."]
         assert response["Location"] == page_url(session)
-        # The same summary again is not emailed again.
-        client.post(action_url("one_to_one_record", session), {**data, "private_note": ""})
+        # Recording it again sends nothing more: one message per held session.
+        client.post(action_url("one_to_one_record", session), {**data, "note": ""})
     session.refresh_from_db()
     assert session.status == CoachingSessionStatus.COMPLETED
     assert session.summary == "We set three goals."
-    sent = notifications("one_to_one_summary")
-    assert [n.recipient for n in sent] == [world.client_a1]
+    sent = notifications("after_session")
+    assert [(n.recipient, n.channel) for n in sent] == [
+        (world.client_a1, "email"), (world.client_a1, "in_app")]
     note = SessionNote.objects.get(coaching_session=session)
     assert note.author == world.coach_a and note.body == "Seems tired; ask about sleep."
     # The author reads the note; the teammate and the admin see the session, not the note.
@@ -351,7 +352,7 @@ def test_a_no_show_is_recorded(client, world):
     assert message_texts(response) == ["The session is recorded."]
     session.refresh_from_db()
     assert session.status == CoachingSessionStatus.NO_SHOW
-    assert notifications("one_to_one_summary") == []
+    assert notifications("after_session") == []
 
 
 def test_recording_before_the_start_or_with_a_bad_outcome_is_refused(client, world):

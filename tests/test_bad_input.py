@@ -27,7 +27,13 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wagtail_coaching.models import GroupSession, OfferPage, OfferPrice, Registration
+from wagtail_coaching.models import (
+    Enquiry,
+    GroupSession,
+    OfferPage,
+    OfferPrice,
+    Registration,
+)
 from wagtail_coaching.scheduling.feeds import feed_of
 from wagtail_coaching.scheduling.invites import rsvp_token
 
@@ -71,8 +77,19 @@ def exempt_routes(setup):
     registration = Registration.objects.filter(session=session).first()
     tokens = [feed_of(u).token for u in (w.client_a1, w.coach_a)]
     rsvp = [rsvp_token(registration, "yes")] if registration is not None else ["nothing"]
+    enquiry = Enquiry.objects.create(
+        offer=price.offer, price=price, name="Ada", email="ada@example.com", message="?",
+        sales_manager=w.sales,
+    )
     return {
         "wagtail_coaching:checkout": ("post", [[price.pk]], {"price": price.pk}),
+        "wagtail_coaching:enquire": ("post", [[price.offer_id], [999999]], {
+            "name": "Ada", "email": "ada@example.com", "message": "Which plan?",
+            "price": price.pk, "website": "",
+        }),
+        "wagtail_coaching:enquiry_checkout": (
+            "post", [[enquiry.checkout_token], ["garbage"]], {}
+        ),
         "wagtail_coaching:stripe_webhook": ("post", [[]], {}),
         "wagtail_coaching:rsvp": ("get", [rsvp, ["garbage"]], {}),
         "wagtail_coaching:calendar_feed": ("get", [[t] for t in tokens], {}),
@@ -192,6 +209,7 @@ def setup(shared):
     return shared
 
 
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("role", ROLES)
 def test_every_url_survives_bad_input(client, setup, role):
     """Every URL of the package, as one role (one test per role, so the walk is shared
@@ -253,6 +271,7 @@ def list_world(setup):
     return setup, [user_of(setup, role) for role in ROLES if role != "anonymous"]
 
 
+@pytest.mark.exhaustive
 @settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), params=st.lists(undeclared_parameters(), min_size=1, max_size=4))

@@ -27,7 +27,6 @@ from wagtail_coaching.models import (
     EventKind,
     JourneyEvent,
     NoteVisibility,
-    Notification,
     SessionNote,
     Team,
 )
@@ -317,7 +316,9 @@ def test_a_past_or_cancelled_session_cannot_be_moved(world):
 
 # -- After the session ----------------------------------------------------------------------------
 
-def test_recording_sessions_shares_the_summary_and_completes_the_allotment(world):
+def test_recording_sessions_keeps_the_summary_and_completes_the_allotment(world):
+    """``record_session`` records; the client hears about the summary from
+    ``continuity.follow_up`` (tests/test_post_session.py)."""
     slots(world.coach_a)
     step = allot(world.enrollment_a1, sessions=2)
     first = book_session(step, in_days(3, 9))
@@ -327,8 +328,8 @@ def test_recording_sessions_shares_the_summary_and_completes_the_allotment(world
                    private_note="Seems tired.", actor=world.coach_a, now=after)
     record_session(first, outcome=B.COMPLETED, summary="We set three goals.", actor=world.coach_a,
                    now=after)
-    summaries = Notification.objects.filter(kind="one_to_one_summary", recipient=world.client_a1)
-    assert summaries.count() == 1
+    first.refresh_from_db()
+    assert first.summary == "We set three goals."
     note = SessionNote.objects.get(coaching_session=first)
     assert note.visibility == NoteVisibility.COACH and note.author == world.coach_a
     assert note not in visible(world.client_a1, "view_sessionnote")

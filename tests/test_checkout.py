@@ -64,6 +64,24 @@ def test_confirmation_page_offers_sign_in_and_sign_up(client, offer, stripe_fake
     assert "€490.00" in html and "Leadership Foundations" in html
 
 
+def test_a_site_with_the_accounts_pages_offers_their_sign_up_by_default(
+    client, offer, stripe_fake, settings
+):
+    """A site that mounts the accounts pages and sets no SIGNUP_URL (as docs/install.md has
+    it) still offers sign-up on the confirmation page; SIGNUP_URL = "" takes the link away."""
+    settings.WAGTAIL_COACHING = {
+        k: v for k, v in settings.WAGTAIL_COACHING.items() if k != "SIGNUP_URL"
+    }
+    price = price_of(offer, "Pay once")
+    link = f'href="/accounts/signup/?next=%2Fcoaching%2Fcheckout%2F{price.pk}%2F"'
+    assert link in client.get(checkout_url(price)).content.decode()
+
+    settings.WAGTAIL_COACHING = {**settings.WAGTAIL_COACHING, "SIGNUP_URL": ""}
+    html = client.get(checkout_url(price)).content.decode()
+    assert "/accounts/signup/" not in html and "Create an account" not in html
+    assert f'href="/accounts/login/?next=%2Fcoaching%2Fcheckout%2F{price.pk}%2F"' in html
+
+
 def test_signed_in_buyer_sees_the_pay_button(client, offer, buyer, stripe_fake):
     client.force_login(buyer)
     html = client.get(checkout_url(price_of(offer, "Pay once"))).content.decode()

@@ -188,3 +188,70 @@ def test_the_team_coaches_and_hr_see_what_they_should(demo):
     assert not visible(users["sales"], "view_enrollment").exists()
     paused = Enrollment.objects.get(status=EnrollmentStatus.PAUSED)
     assert paused.notes.filter(visibility="team").exists()
+
+
+def test_one_to_one_steps_match_the_sessions_they_used(demo):
+    """A step marked done has every session of its allotment held; an open one has some
+    left; a locked one has used none: the step page and the allotment never disagree."""
+    from wagtail_coaching.scheduling import allotment
+
+    steps = ClientActivity.objects.filter(kind="one_to_one").select_related(
+        "enrollment__engagement"
+    )
+    assert steps.filter(state=ActivityState.COMPLETED).exists()
+    for step in steps:
+        allot = allotment(step)
+        held = step.coaching_sessions.filter(status="completed").count()
+        if step.state == ActivityState.COMPLETED:
+            assert held == allot.used == allot.total, (step.enrollment.client, step.title)
+        elif step.state == ActivityState.AVAILABLE:
+            assert allot.used < allot.total, (step.enrollment.client, step.title)
+        else:
+            assert allot.used == 0, (step.enrollment.client, step.title)
+
+
+def test_both_coaches_offer_times_in_each_coming_week(demo):
+    from wagtail_coaching.models import AvailabilitySlot
+
+    today = timezone.localdate()
+    for username in ("coach", "nina"):
+        slots = AvailabilitySlot.objects.filter(coach__username=username)
+        assert not slots.filter(starts_at__lt=timezone.now()).exists(), username
+        for week in range(3):
+            start = timezone.make_aware(datetime.datetime.combine(
+                today + datetime.timedelta(days=1 + 7 * week), datetime.time(0)))
+            assert slots.filter(
+                starts_at__gte=start, starts_at__lt=start + datetime.timedelta(days=7)
+            ).exists(), (username, week)
+
+
+def test_the_demo_client_can_book_her_next_kick_off_session(demo, client):
+    from wagtail_coaching.scheduling import allotment, bookable_times
+
+    casey = get_user_model().objects.get(username="client")
+    kickoff = ClientActivity.objects.get(
+        enrollment__client=casey, title="Kick-off sessions with your coach"
+    )
+    assert kickoff.state == ActivityState.AVAILABLE
+    assert (allotment(kickoff).used, allotment(kickoff).total) == (1, 2)
+    assert bookable_times(kickoff)
+    client.force_login(casey)
+    step = client.get(f"/coaching/activity/{kickoff.public_id}/").content.decode()
+    assert "marked this step as done" not in step
+    html = client.get(f"/coaching/book/{kickoff.public_id}/").content.decode()
+    assert "1 of 2 sessions used, 1 left." in html
+    assert 'name="starts_at"' in html and "coaching-week__day" in html
+
+
+def test_availability_is_topped_up_for_the_weeks_ahead(demo):
+    from sandbox.home.demo import DemoReport, ensure_availability
+    from wagtail_coaching.models import AvailabilitySlot
+
+    coaches = get_user_model().objects.filter(username__in=["coach", "nina"])
+    before = AvailabilitySlot.objects.count()
+    report = DemoReport()
+    ensure_availability(report, *coaches)
+    assert AvailabilitySlot.objects.count() == before and not report.created
+    # A week later, the week that came into reach is offered too.
+    ensure_availability(report, *coaches, today=timezone.localdate() + datetime.timedelta(7))
+    assert AvailabilitySlot.objects.count() > before and report.created

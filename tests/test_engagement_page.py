@@ -243,7 +243,11 @@ def test_login_page_renders_and_reports_errors(client):
 
 def test_login_page_offers_to_sign_up_and_keeps_next(client):
     html = client.get("/accounts/login/?next=/coaching/checkout/3/").content.decode()
-    assert 'href="/accounts/signup/?next=/coaching/checkout/3/">Create an account</a>' in html
+    # Built as the checkout page's sign-up link is (utils.urls.with_next).
+    assert (
+        'href="/accounts/signup/?next=%2Fcoaching%2Fcheckout%2F3%2F">Create an account</a>'
+        in html
+    )
 
 
 SIGNUP = {

@@ -390,8 +390,10 @@ def test_enroll_many_is_all_or_nothing(db, monkeypatch, frozen):
     def broken(*args, **kwargs):
         raise RuntimeError("database gone")
 
-    # The last write of a round: everything before it must roll back too.
+    # The last write of a round (by the Python engine or in SQL): everything before it
+    # must roll back too.
     monkeypatch.setattr(JourneyEvent.objects, "bulk_create", broken)
+    monkeypatch.setattr(enroll_module, "insert_events", broken)
     with pytest.raises(RuntimeError):
         enroll_many(users, page)
     assert counts() == (0, 0, 0, 0)

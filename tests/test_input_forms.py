@@ -189,7 +189,9 @@ def test_an_empty_post_creates_no_profile(client, world):
 # -- Notification settings ---------------------------------------------------------------------
 
 def staff_only(name):
-    return name.startswith("coach_") or name == "at_risk_alert"
+    from wagtail_coaching.notifications.kinds import KINDS
+
+    return KINDS[name].staff_only
 
 
 CLIENT_KINDS = sorted(name for name in optional_kinds() if not staff_only(name))

@@ -26,14 +26,18 @@ LAYERS = {
     "blocks": BLOCKS,
     "models": MODELS,
     "permissions": RULES,
-    # The role groups (created after migrate): the groups permissions.py reads roles from.
+    # The role groups (created after migrate): the groups the permission layer reads roles from.
     "roles": RULES,
     "metrics": RULES,
     "journeys": SERVICES,
+    "continuity": SERVICES,
     "payments": SERVICES,
     "scheduling": SERVICES,
+    # Coaches' own calendars over CalDAV: busy times read, sessions written.
+    "calendars": SERVICES,
     "automation": SERVICES,
     "notifications": SERVICES,
+    "conversations": SERVICES,
     "failed_jobs": SERVICES,
     "portability": SERVICES,
     # Actors call services and services enqueue actors (after commit): one layer. An actor
@@ -67,6 +71,7 @@ RENDER_HOOKS = {
     # the read models at render time, through an import inside the method.
     ("wagtail_coaching.models.engagements", "wagtail_coaching.charts.journeys"),
     ("wagtail_coaching.models.engagements", "wagtail_coaching.journeys.queries"),
+    ("wagtail_coaching.models.engagements", "wagtail_coaching.continuity.history"),
     ("wagtail_coaching.models.offers", "wagtail_coaching.payments.access"),
     ("wagtail_coaching.blocks.landing", "wagtail_coaching.payments.access"),
 }

@@ -1,4 +1,6 @@
 import ast
+import importlib
+import json
 from io import StringIO
 from pathlib import Path
 
@@ -22,6 +24,10 @@ FIELD_REFERENCES = {
     "wagtail_coaching.blocks.automation.ClearAtRiskBlock",
     "wagtail_coaching.blocks.automation.message_template_choices",
     "wagtail_coaching.blocks.roles.coaching_role_choices",
+    # Where shared files of messages are kept (upload path, the storage setting).
+    "wagtail_coaching.models.conversations.attachment_path",
+    "wagtail_coaching.models.conversations.attachment_storage",
+    "wagtail_coaching.models.enquiries.new_checkout_token",
     "wagtail_coaching.models.offers.new_referral_code",
     "wagtail_coaching.models.sessions.new_token",
     "wagtail_coaching.models.teams.team_role_choices",
@@ -130,3 +136,28 @@ def test_a_migrated_database_has_every_builtin_rule():
             assert getattr(rule, field) == spec.get(field), (spec["key"], field)
         actions = [{"type": b["type"], "value": b["value"]} for b in rule.actions.raw_data]
         assert actions == spec["actions"], spec["key"]
+
+
+@pytest.mark.django_db
+def test_the_after_session_rule_change_keeps_a_rule_the_site_edited():
+    from django.apps import apps
+
+    step = importlib.import_module(
+        "wagtail_coaching.migrations.0007_after_session_rule_opens_practice"
+    )
+    rule = AutomationRule.objects.get(key="session-follow-up")
+    edited = [{"type": "unlock_next", "value": {"kind": "practice"}},
+              {"type": "notify", "value": {"recipient": "coach", "channel": "email",
+                                           "template": "session_follow_up",
+                                           "subject": "", "body": ""}}]
+    AutomationRule.objects.filter(pk=rule.pk).update(actions=json.dumps(edited), name="Ours")
+    step.forwards(apps, None)
+    rule.refresh_from_db()
+    assert rule.name == "Ours"
+    assert [b["value"].get("recipient") for b in rule.actions.raw_data] == [None, "coach"]
+    shipped = [{"type": t, "value": v} for t, v in step.SHIPPED]
+    AutomationRule.objects.filter(pk=rule.pk).update(actions=json.dumps(shipped))
+    step.forwards(apps, None)
+    rule.refresh_from_db()
+    assert [b["type"] for b in rule.actions.raw_data] == ["unlock_next"]
+    assert rule.name == step.NOW["name"]

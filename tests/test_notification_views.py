@@ -90,10 +90,22 @@ def test_dashboard_lists_the_clients_own_in_app_notifications(client, enrolled, 
     assert "A new step is open: Read this" in html
     for hidden in ("By email only", "Skipped one", "Someone else&#x27;s"):
         assert hidden not in html
-    # Links: the session to the sessions page, the step to itself, others to the dashboard.
-    assert '<a href="/coaching/sessions/">Reminder: Team circle' in html
-    assert '<a href="/coaching/activity/x/">' in html
-    assert '<a href="/coaching/">Welcome to Leadership Foundations</a>' in html
+    # Each opens through its own link, which marks it read and leads to its content: the
+    # session to the sessions page, the step to itself, others to the dashboard.
+    mine = {n.kind: n for n in Notification.objects.filter(
+        recipient=me, channel=IN_APP, skipped=False
+    )}
+    for kind, text, target in (
+        ("session_reminder", "Reminder: Team circle", "/coaching/sessions/"),
+        ("step_open", "A new step is open", "/coaching/activity/x/"),
+        ("welcome", "Welcome to Leadership Foundations", "/coaching/"),
+    ):
+        link = reverse("wagtail_coaching:notification_open", args=[mine[kind].pk])
+        assert f'<a href="{link}">{text}' in html
+        response = client.get(link)
+        assert response.status_code == 302 and response["Location"] == target
+        mine[kind].refresh_from_db()
+        assert mine[kind].read_at is not None
     assert "Mark all as read" in html
 
 
@@ -167,9 +179,10 @@ def test_notifications_page_lists_all_paged(client, enrolled):
     html = page(client, enrolled, NOTIFICATIONS)
     assert "Message 00" in html and "Message 19" in html and "Message 20" not in html
     assert "23 unread notifications." in html
-    assert "Page 1 of 2" in html
+    assert "Page 1 of 2" in html and 'href="?page=2" rel="next">Older</a>' in html
     html = page(client, enrolled, NOTIFICATIONS, page=2)
     assert "Message 20" in html and "Message 22" in html and "Message 00" not in html
+    assert 'href="?page=1" rel="prev">Newer</a>' in html
 
 
 def test_mark_all_read(client, enrolled, other_client):
@@ -362,5 +375,7 @@ def test_the_welcome_rule_reaches_the_dashboard(client, client_user, enqueue_at_
     assert [m.subject for m in mail.outbox] == ["Welcome to Resilience"]
     assert "Open your dashboard: http://127.0.0.1:8000/coaching/" in mail.outbox[0].body
     html = page(client, client_user)
-    assert '<a href="/coaching/">Welcome to Resilience</a>' in html
+    welcome = Notification.objects.get(recipient=client_user, channel=IN_APP)
+    link = reverse("wagtail_coaching:notification_open", args=[welcome.pk])
+    assert f'<a href="{link}">Welcome to Resilience</a>' in html
     assert "1 new" in html

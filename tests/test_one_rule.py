@@ -127,13 +127,13 @@ def where(pattern):
     # Which registrations take a seat.
     (r"SEAT_STATUSES", {"models/sessions.py", "models/__init__.py", "scheduling/seats.py"}),
     # Which 1:1 sessions use up the allotment, and how the step's block is read for it.
-    (r"USED_STATUSES", {"models/sessions.py", "models/__init__.py", "scheduling/booking.py"}),
-    (r"""get\(["']sessions["']\)""", {"scheduling/booking.py"}),
+    (r"USED_STATUSES", {"models/sessions.py", "models/__init__.py", "scheduling/allotments.py"}),
+    (r"""get\(["']sessions["']\)""", {"scheduling/allotments.py"}),
     # Roles are read from groups, and offer access decided, in the permission layer only.
-    (r"roles_of\(", {"permissions.py"}),
-    (r"groups__name", {"permissions.py"}),
-    (r"def has_offer_access\b", {"permissions.py"}),
-    (r"def offers_accessible_to\b", {"permissions.py"}),
+    (r"roles_of\(", {"permissions/__init__.py", "permissions/roles.py"}),
+    (r"groups__name", {"permissions/roles.py"}),
+    (r"def has_offer_access\b", {"permissions/scopes.py"}),
+    (r"def offers_accessible_to\b", {"permissions/scopes.py"}),
 ])
 def test_a_rule_lives_in_one_module(pattern, homes):
     assert where(pattern) == homes

@@ -60,3 +60,11 @@ def test_the_metadata_renders_on_an_index():
     (setuptools,) = PYPROJECT["build-system"]["requires"]
     assert int(setuptools.removeprefix("setuptools>=").split(".")[0]) >= 77  # SPDX license
     assert not any(c.startswith("License ::") for c in project["classifiers"])
+
+
+def test_make_install_brings_the_docs_tools():
+    # `make install` installs the dev extra; `make docs` and CI's docs step need Sphinx from it.
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    (own,) = [r for r in extras["dev"] if r.startswith("wagtail-coaching[")]
+    assert "docs" in own.removeprefix("wagtail-coaching[").rstrip("]").split(",")
+    assert any(r.startswith("sphinx") for r in extras["docs"])

@@ -8,7 +8,7 @@ import rules
 from django.contrib.auth.models import AnonymousUser
 from django.test import override_settings
 
-from wagtail_coaching.models import ClientActivity, SessionNote
+from wagtail_coaching.models import ClientActivity, Enquiry, OfferPage, SessionNote
 from wagtail_coaching.permissions import (
     MATRIX,
     ROLES,
@@ -25,7 +25,13 @@ from .world_sessions import add_sessions
 
 
 def build_shared_world():
-    return add_sessions(build_world())
+    world = add_sessions(build_world())
+    # Enquiries: one routed to the sales manager, one to nobody yet.
+    offer = OfferPage.objects.get(slug="offer-a")
+    for manager in (world.sales, None):
+        Enquiry.objects.create(offer=offer, name="Asker", email="asker@example.com",
+                               message="Which plan?", sales_manager=manager)
+    return world
 
 
 @pytest.fixture
@@ -143,12 +149,12 @@ def test_a_role_is_one_entry_in_settings(world):
         assert not allowed(supervisor, "change_enrollment", world.enrollment_b1)
 
 
-def test_readme_shows_the_matrix_from_the_code():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+def test_the_docs_show_the_matrix_from_the_code():
+    page = (Path(__file__).resolve().parent.parent / "docs" / "permissions.md").read_text()
     match = re.search(
-        r"<!-- permission-matrix:start -->\n(.*?)\n<!-- permission-matrix:end -->", readme, re.S
+        r"<!-- permission-matrix:start -->\n(.*?)\n<!-- permission-matrix:end -->", page, re.S
     )
-    assert match, "README.md must contain the generated permission matrix"
+    assert match, "docs/permissions.md must contain the generated permission matrix"
     assert match.group(1).strip() == matrix_markdown().strip()
 
 

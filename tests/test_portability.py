@@ -13,18 +13,22 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from wagtail_coaching.conversations import post_message
 from wagtail_coaching.journeys import add_note, complete_activity
 from wagtail_coaching.models import (
     ActivityState,
     ClientActivity,
     CoachingSession,
     Consent,
+    Enquiry,
+    EnquiryReply,
     Enrollment,
     EventKind,
     JourneyEvent,
     NoteVisibility,
     Notification,
     NotificationChannel,
+    OfferPage,
     Order,
     SessionNote,
 )
@@ -48,6 +52,12 @@ def add_history(w, client, enrollment, tag, notifications=1):
     welcome = enrollment.activities.get(title="Welcome")
     complete_activity(welcome, actor=client, response={"note": f"answer {tag}"}, score=7)
     CoachingSession.objects.filter(enrollment=enrollment).update(summary=f"summary {tag}")
+    post_message(enrollment, client, f"message {tag}")
+    enquiry = Enquiry.objects.create(
+        offer=OfferPage.objects.get(slug="offer-a"), name=f"name {tag}", email=client.email,
+        message=f"question {tag}",
+    )
+    EnquiryReply.objects.create(enquiry=enquiry, body=f"reply {tag}")
     for i in range(notifications):
         Notification.objects.create(
             recipient=client, kind="reminder", dedup_key=f"test-{tag}-{i}",
@@ -121,7 +131,7 @@ def test_the_export_takes_a_fixed_number_of_queries(world, django_assert_max_num
     w = world
     with CaptureQueriesContext(connection) as small:
         client_data(w.client_a1)
-    # A much longer history: notes (and their timeline entries), notifications.
+    # A much longer history: notes (and their timeline entries), notifications, messages.
     for i in range(15):
         add_note(w.enrollment_a1, author=w.coach_a, body=f"shared {i}",
                  visibility=NoteVisibility.CLIENT)
@@ -130,11 +140,14 @@ def test_the_export_takes_a_fixed_number_of_queries(world, django_assert_max_num
             recipient=w.client_a1, kind="reminder", dedup_key=f"more-{i}",
             channel=NotificationChannel.IN_APP, payload={"i": i},
         )
+    for i in range(10):
+        post_message(w.enrollment_a1, w.coach_a if i % 2 else w.client_a1, f"more {i}")
     with django_assert_max_num_queries(len(small)):
         data = client_data(w.client_a1)
     assert len(data["notes"]) == 16
-    assert len(data["notifications"]) == 21
-    assert len(small) <= 10
+    assert len(data["notifications"]) == 26  # and the coach's five replies
+    assert len(data["messages"]) == 11
+    assert len(small) <= 12
 
 
 # -- The client's pages ----------------------------------------------------------------------
@@ -263,7 +276,7 @@ def test_erasure_keeps_counts_and_removes_what_identifies(world):
     assert payloads and all(p == {} for p in payloads)
     text = as_json(client_data(user)).decode()
     for gone in ("Ada Acme", "client_a1", w.client_a1.email, "answer ADA", "summary ADA",
-                 "client note by coach_a", "hello ADA"):
+                 "client note by coach_a", "hello ADA", "message ADA"):
         assert gone not in text, gone
     # Nothing of the other client changed.
     assert ClientActivity.objects.filter(

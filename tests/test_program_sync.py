@@ -526,16 +526,18 @@ def test_a_completion_during_a_sync_is_not_overwritten(wagtail_root, monkeypatch
             connection.close()
             finished.set()
 
-    real_plan = sync_module._plan
+    def while_the_client_acts(real):
+        def plan(*args, **kwargs):
+            worker = threading.Thread(target=client_completes)
+            worker.start()
+            # With the enrollment locked, the completion must wait for the sync to commit.
+            finished.wait(timeout=1)
+            return real(*args, **kwargs)
+        return plan
 
-    def plan_while_the_client_acts(*args, **kwargs):
-        worker = threading.Thread(target=client_completes)
-        worker.start()
-        # With the enrollment locked, the completion must wait for the sync to commit.
-        finished.wait(timeout=1)
-        return real_plan(*args, **kwargs)
-
-    monkeypatch.setattr(sync_module, "_plan", plan_while_the_client_acts)
+    # The plan of the Python engine, or of the set-based one (PostgreSQL).
+    for name in ("_plan", "sync_plan"):
+        monkeypatch.setattr(sync_module, name, while_the_client_acts(getattr(sync_module, name)))
     sync_engagement(page.pk)
     assert finished.wait(timeout=10)
     assert errors == []

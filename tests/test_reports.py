@@ -396,16 +396,17 @@ def test_the_sales_report_is_refused_to_coaches_and_hr_partners(client, world):
 
 OUTSIDE = "Outside the program's stages"
 PROGRESS_A = [
-    # Engagement, stage, enrolled, active, completed, stuck, at risk, steps done (%)
-    ["Engagement A", "All stages", "2", "1", "1", "0", "0", "62.5"],
-    ["Engagement A", "Start", "2", "1", "1", "0", "", "66.7"],
-    ["Engagement A", OUTSIDE, "2", "1", "1", "0", "", "50.0"],
+    # Engagement, stage, enrolled, active, completed, stuck, at risk, steps done (%),
+    # practice adherence (%): none of these clients has a daily or weekly practice open.
+    ["Engagement A", "All stages", "2", "1", "1", "0", "0", "62.5", ""],
+    ["Engagement A", "Start", "2", "1", "1", "0", "", "66.7", ""],
+    ["Engagement A", OUTSIDE, "2", "1", "1", "0", "", "50.0", ""],
 ]
 PROGRESS_B = [
     # b1 is stuck in two stages but is one client.
-    ["Engagement B", "All stages", "1", "1", "0", "1", "1", "0.0"],
-    ["Engagement B", "Start", "1", "1", "0", "1", "", "0.0"],
-    ["Engagement B", OUTSIDE, "1", "1", "0", "1", "", "0.0"],
+    ["Engagement B", "All stages", "1", "1", "0", "1", "1", "0.0", ""],
+    ["Engagement B", "Start", "1", "1", "0", "1", "", "0.0", ""],
+    ["Engagement B", OUTSIDE, "1", "1", "0", "1", "", "0.0", ""],
 ]
 
 
@@ -414,7 +415,7 @@ def test_progress_figures(client, world):
     response = as_user(client, world.admin).get(report_url("progress"))
     headings, rows = listing(response)
     assert headings == ["Engagement", "Stage", "Enrolled", "Active", "Completed", "Stuck",
-                        "At risk", "Steps done (%)"]
+                        "At risk", "Steps done (%)", "Practice adherence (%)"]
     assert rows == PROGRESS_A + PROGRESS_B
     assert summary(response) == {
         "Clients": "3", "Active clients": "2", "Engaged (active in the last 7 days)": "1",

@@ -81,7 +81,10 @@ def devserver(monkeypatch):
         return lambda: seen.setdefault("scheduler_stopped", True)
 
     def fake_runserver(name, addrport, **options):
-        assert name == "runserver" and options == {"use_reloader": False}
+        assert name == "runserver" and options.pop("use_reloader") is False
+        if options.pop("insecure_serving", False):
+            seen["insecure_serving"] = True
+        assert options == {}
         seen["addrport"] = addrport
         seen["worker_running"] = inprocess.worker_running()
         PING.clear()
@@ -183,15 +186,25 @@ def test_the_devserver_refuses_a_port_in_use(db, devserver):
 
 
 @pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="embedded (StubBroker) only")
-def test_the_sandbox_rundemo_is_the_devserver_with_the_demo_logins(db, devserver):
+def test_the_sandbox_rundemo_is_the_devserver_with_the_demo_logins(db, devserver, settings):
     from sandbox.home.management.commands import rundemo
     from wagtail_coaching.management.commands import coaching_devserver
 
     assert issubclass(rundemo.Command, coaching_devserver.Command)
+    settings.DEBUG = True
     out = io.StringIO()
     call_command("rundemo", "--addrport", "127.0.0.1:0", stdout=out)
     assert "No demo users yet: run `python manage.py load_demo` first." in out.getvalue()
     assert devserver["job_ran"] is True and "Stopped." in out.getvalue()
+    # The demo serves what visitors see (the site's 404 and 500 pages), static files too.
+    assert settings.DEBUG is False and devserver["insecure_serving"] is True
+
+
+@pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="embedded (StubBroker) only")
+def test_rundemo_debug_keeps_the_debug_pages(db, devserver, settings):
+    settings.DEBUG = True
+    call_command("rundemo", "--addrport", "127.0.0.1:0", "--debug", stdout=io.StringIO())
+    assert settings.DEBUG is True and "insecure_serving" not in devserver
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.template.loader import get_template
 
+from wagtail_coaching.continuity.follow_up import FollowUp, record_one_to_one
 from wagtail_coaching.models import Audience, Notification
 from wagtail_coaching.notifications.outbox import queue_notifications, send_notification
 from wagtail_coaching.scheduling import (
@@ -19,7 +20,6 @@ from wagtail_coaching.scheduling import (
     change_coach,
     create_sessions,
     publish_availability,
-    record_session,
     register,
     reschedule_session,
     send_invitations,
@@ -57,7 +57,7 @@ ONE_TO_ONE_CALENDAR = {
     "one_to_one_rescheduled": "REQUEST",
     "one_to_one_cancelled": "CANCEL",
 }
-ALL_KINDS = sorted({*GROUP_CALENDAR, *GROUP_PLAIN, *ONE_TO_ONE_CALENDAR, "one_to_one_summary"})
+ALL_KINDS = sorted({*GROUP_CALENDAR, *GROUP_PLAIN, *ONE_TO_ONE_CALENDAR, "after_session"})
 
 
 @pytest.fixture
@@ -223,8 +223,9 @@ def test_every_kind_the_services_send_is_delivered(w):
         booking = book_session(activity, in_days(6), actor=w.client_a1)
         booking = reschedule_session(booking, in_days(6, 11), actor=w.client_a1)
         cancel_session(booking, actor=w.client_a1)
-        record_session(w.booking_a1, outcome="completed", summary="Well done.",
-                       actor=w.coach_a, now=w.booking_a1.starts_at + timedelta(hours=1))
+        record_one_to_one(w.booking_a1, outcome="completed",
+                          follow_up=FollowUp(summary="Well done."), actor=w.coach_a,
+                          now=w.booking_a1.starts_at + timedelta(hours=1))
     new = Notification.objects.filter(pk__gte=first_new)
     kinds = set(new.values_list("kind", flat=True))
     assert set(ALL_KINDS) <= kinds, set(ALL_KINDS) - kinds

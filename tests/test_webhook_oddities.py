@@ -538,6 +538,7 @@ def orders_world(offer, buyer, stripe_fake):
     return sessions
 
 
+@pytest.mark.exhaustive
 @settings(max_examples=50, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())

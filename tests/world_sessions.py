@@ -7,14 +7,17 @@ a 1:1 allotment per client and a booked 1:1 session per coached client.
 - slots: two per coach of each team, two and three days ahead.
 - 1:1: every enrollment gets a "1:1 sessions" step (3 sessions, 60 minutes); a1 (coach_a)
   and b1 (coach_b) each have one session booked.
+- calendars: coach_a and the admin have connected a calendar (no calendar chosen in it yet,
+  so nothing is read from or written to a server).
 """
 
 from datetime import timedelta
 
 from django.utils import timezone
 
+from wagtail_coaching.calendars.credentials import encrypt
 from wagtail_coaching.journeys import add_extra_activity
-from wagtail_coaching.models import Audience
+from wagtail_coaching.models import Audience, CalendarConnection
 from wagtail_coaching.scheduling import (
     SessionPlan,
     book_session,
@@ -53,6 +56,12 @@ def add_sessions(world):
         w.one_to_one[enrollment.pk] = add_extra_activity(enrollment, "one_to_one", ONE_TO_ONE)
     w.booking_a1 = book_session(w.one_to_one[w.enrollment_a1.pk], in_days(2), actor=w.client_a1)
     w.booking_b1 = book_session(w.one_to_one[w.enrollment_b1.pk], in_days(2), actor=w.client_b1)
+    for person in (w.coach_a, w.admin):
+        CalendarConnection.objects.create(
+            user=person, url="https://calendar.example.com/dav/", username=person.username,
+            secret=encrypt("app-password"),
+            calendars=[{"url": "https://calendar.example.com/dav/work/", "name": "Work"}],
+        )
     return w
 
 

@@ -119,3 +119,33 @@ def consumer_warnings(broker, debug):
             id="wagtail_coaching.W004",
         )
     ]
+
+
+@register()
+def page_classes_known(app_configs, **kwargs):
+    """Enrollments, offers, orders, cohorts, sessions and rules point at ``EngagementPage``
+    and ``OfferPage``: a page class of a site's own is one of ours only as their subclass. A
+    page built on the mixins or abstract pages alone has their fields and looks, but nobody
+    can be enrolled in it or buy it."""
+    from django.apps import apps
+
+    return page_class_warnings(apps.get_models())
+
+
+def page_class_warnings(models):
+    from .models import EngagementPage, EngagementPageMixin, OfferPage, OfferPageMixin
+
+    warnings = []
+    for model in models:
+        for mixin, page in ((EngagementPageMixin, EngagementPage), (OfferPageMixin, OfferPage)):
+            if issubclass(model, mixin) and not issubclass(model, page):
+                warnings.append(Warning(
+                    f"{model._meta.label} is built on {mixin.__name__} but is not a "
+                    f"{page.__name__}: the package cannot enroll in it, sell it or report on "
+                    "it.",
+                    hint=f"Subclass {page._meta.label} instead (multi-table inheritance) to "
+                    "add fields, panels or a template of your own.",
+                    obj=model,
+                    id="wagtail_coaching.W005",
+                ))
+    return warnings

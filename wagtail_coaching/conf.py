@@ -26,7 +26,7 @@ DEFAULTS = {
     },
     "COACHING_ROLES": ["coach", "lead_coach", "specialist"],
     # Extra roles' permissions: {"supervisor": {"view_enrollment": "coached|team"}}; the
-    # role's group goes in ROLE_GROUPS. Scope names are listed in the README's matrix.
+    # role's group goes in ROLE_GROUPS. Scope names are listed in docs/permissions.md.
     "ROLE_PERMISSIONS": {},
     # A client with no activity for this many days shows as needing attention.
     "ATTENTION_AFTER_DAYS": 7,
@@ -75,6 +75,20 @@ DEFAULTS = {
     "BOOKING_NOTICE_HOURS": 12,
     # Name shown as the organiser of calendar invitations (its address is FROM_EMAIL).
     "ORGANIZER_NAME": "",
+    # Coaches' own calendars over CalDAV (docs/calendars.md). The key that encrypts the
+    # stored app passwords: a Fernet key, or a list of them to rotate (the first encrypts,
+    # every one decrypts); None derives one from SECRET_KEY (and SECRET_KEY_FALLBACKS).
+    "CALENDAR_ENCRYPTION_KEY": None,
+    # Cron schedule of the job that reads coaches' busy times and retries calendar writes.
+    "CALENDAR_SYNC_SCHEDULE": "*/10 * * * *",
+    # Seconds a CalDAV server may take to answer before it counts as unreachable.
+    "CALENDAR_TIMEOUT_SECONDS": 10,
+    # Busy times read longer ago than this (seconds) are read again before a booking or a
+    # move is confirmed.
+    "CALENDAR_REFRESH_BEFORE_BOOKING_SECONDS": 120,
+    # While a calendar cannot be read, its last known busy times stay in force this many
+    # hours after the last successful read; then they no longer count (the coach is warned).
+    "CALENDAR_BUSY_KEEP_HOURS": 24,
     # Automation. A client is at risk after this many days without activity, or after missing
     # this many sessions in a row (see metrics.py).
     "AT_RISK_INACTIVE_DAYS": 10,
@@ -88,7 +102,30 @@ DEFAULTS = {
     # time-based rules.
     "RULES_SCHEDULE": "* * * * *",
     "TIMED_RULES_SCHEDULE": "*/5 * * * *",
-    # Where a visitor creates an account before buying (a URL or URL name); None hides the link.
+    # Messages between a client and their coaches. Attachments: the largest file one may
+    # share (bytes) and the types allowed, by extension with the content type they are served
+    # with; the storage (a name in Django's STORAGES) that keeps them: it must not be served
+    # to the public, the package serves each file to the conversation's members only.
+    "MESSAGE_ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+    "MESSAGE_ATTACHMENT_TYPES": {
+        ".pdf": "application/pdf",
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
+        ".txt": "text/plain",
+        ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ".odt": "application/vnd.oasis.opendocument.text",
+    },
+    "MESSAGE_ATTACHMENT_STORAGE": "default",
+    # New messages are emailed after this many seconds, one email for all the messages of a
+    # conversation written meanwhile (in-app notices come at once). Keep it below
+    # NOTIFICATION_RETRY_AFTER_SECONDS plus the sweeper's period, which is the latest the
+    # sweeper sends a delayed email whose job was lost.
+    "MESSAGE_EMAIL_DELAY_SECONDS": 120,
+    # Where a visitor creates an account before buying (a URL or URL name). None: the sign-up
+    # page of the package's accounts pages, where the site mounts them; "" hides the link.
     "SIGNUP_URL": None,
     # wagtail_coaching.accounts: attempts one address may make per window of seconds, per
     # action, before it is asked to wait; None switches an action's limit off.
@@ -96,6 +133,12 @@ DEFAULTS = {
         "signup": (20, 60 * 60),
         "login": (20, 15 * 60),  # failed sign-ins only
         "password_reset": (5, 60 * 60),
+    },
+    # Enquiries from offer pages ("Ask about this"): how many one email address and one client
+    # address may send per window of seconds, ``(attempts, seconds)``; None switches one off.
+    "ENQUIRY_RATE_LIMITS": {
+        "email": (3, 60 * 60),
+        "address": (10, 60 * 60),
     },
 }
 

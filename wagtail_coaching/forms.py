@@ -132,9 +132,15 @@ def _question_field(question):
 
 
 class QuestionnaireForm(forms.Form):
-    """Built from a form activity's questions, plus its consent question if it has one."""
+    """Built from a form activity's questions, plus its consent question if it has one.
 
-    def __init__(self, *args, block_value=None, **kwargs):
+    The form's own consent is required: the answers are not sent without it. Sharing
+    attendance and progress with an employer is another matter: a client whose coaching a
+    company sponsors (``sponsors``, their names) gets an optional box of its own, and sends
+    the form whether they tick it or not (``share_progress()``).
+    """
+
+    def __init__(self, *args, block_value=None, sponsors=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.questions = list(block_value.get("questions") or [])
         for index, question in enumerate(self.questions):
@@ -145,6 +151,24 @@ class QuestionnaireForm(forms.Form):
                 label=consent, required=True,
                 error_messages={"required": _("Tick the box to give your consent.")},
             )
+        if sponsors:
+            self.fields["share_progress"] = forms.BooleanField(
+                label=_(
+                    "Share my attendance and progress with the HR partner of %(sponsors)s"
+                ) % {"sponsors": ", ".join(sponsors)},
+                required=False,
+                help_text=_(
+                    "They never see your answers, your check-in scores or your coach's notes. "
+                    "You can change this at any time on your privacy page."
+                ),
+            )
+
+    def share_progress(self):
+        """True or False when the client was asked about sharing with their employer, else
+        None (the answer is stored as their consent, not with the answers)."""
+        if "share_progress" not in self.fields:
+            return None
+        return bool(self.cleaned_data.get("share_progress"))
 
     def response(self):
         answers = []
@@ -177,11 +201,15 @@ FORMS = {
 __all__ = ["CHOICE_KINDS", "FORMS", "form_for"]
 
 
-def form_for(kind, block_value, data=None):
-    """The form that completes an activity of ``kind``, or None when a coach completes it."""
+def form_for(kind, block_value, data=None, *, sponsors=()):
+    """The form that completes an activity of ``kind``, or None when a coach completes it.
+    ``sponsors``: the companies a form asks about sharing progress with (see
+    ``QuestionnaireForm``)."""
     form_class = FORMS.get(kind)
     if form_class is None:
         return None
     if form_class is CompleteForm:
         return form_class(data=data)
+    if form_class is QuestionnaireForm:
+        return form_class(data=data, block_value=block_value, sponsors=sponsors)
     return form_class(data=data, block_value=block_value)

@@ -5,8 +5,9 @@ the viewer may see, or sessions, or orders) and answers with aggregate SQL: a fi
 queries, however many rows. Months and days are counted in the time zone passed in (the
 viewer's), so an enrollment at 23:30 UTC on 31 January is a February enrollment in Berlin.
 
-- **Client activity**: something the client did: enrolled, completed a step, registered
-  for, booked or attended a session (``CLIENT_ACTIVITY_KINDS`` on the journey timeline).
+- **Client activity**: something the client did: enrolled, completed a step, logged a
+  practice, registered for, booked or attended a session (``CLIENT_ACTIVITY_KINDS`` on the
+  journey timeline).
 - **Active**: an enrollment that gives access now: status active, started, and its access has
   not ended. An active client has at least one active enrollment.
 - **Engaged**: an active enrollment whose client did something in the last ``ENGAGED_DAYS``
@@ -56,7 +57,7 @@ from .conf import coaching_settings
 from .models import Enrollment, EnrollmentStatus, EventKind, JourneyEvent
 
 CLIENT_ACTIVITY_KINDS = (
-    EventKind.ENROLLED, EventKind.COMPLETED, EventKind.SESSION_REGISTERED,
+    EventKind.ENROLLED, EventKind.COMPLETED, EventKind.PRACTISED, EventKind.SESSION_REGISTERED,
     EventKind.SESSION_BOOKED, EventKind.SESSION_RESCHEDULED, EventKind.SESSION_ATTENDED,
 )
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -681,6 +682,39 @@ def sales(orders, by="offer", start=None, end=None):
         row["net"] = row["sold"] - row["refunds"]
         result.append(row)
     return result
+
+
+def enquiry_conversion(enquiries, start=None, end=None):
+    """Enquiries asked in [start, end) per sales manager: enquiries, open (new or
+    contacted), won, lost, orders (those that led to a paid order), conversion (orders per
+    enquiry, %) and the median days from enquiry to payment. Two queries."""
+    from statistics import median
+
+    from .models import EnquiryStatus
+
+    if start is not None:
+        enquiries = enquiries.filter(created_at__gte=start)
+    if end is not None:
+        enquiries = enquiries.filter(created_at__lt=end)
+    enquiries = enquiries.order_by()
+    converted = Q(order__paid_at__isnull=False)
+    rows = list(enquiries.values("sales_manager_id").annotate(
+        enquiries=Count("pk"),
+        open=Count("pk", filter=Q(status__in=(EnquiryStatus.NEW, EnquiryStatus.CONTACTED))),
+        won=Count("pk", filter=Q(status=EnquiryStatus.WON)),
+        lost=Count("pk", filter=Q(status=EnquiryStatus.LOST)),
+        orders=Count("pk", filter=converted),
+    ).order_by("sales_manager_id"))
+    waits = {}
+    for manager, asked, paid in enquiries.filter(converted).values_list(
+        "sales_manager_id", "created_at", "order__paid_at"
+    ):
+        waits.setdefault(manager, []).append(max((paid - asked).total_seconds(), 0) / 86400)
+    for row in rows:
+        row["conversion"] = round(100 * row["orders"] / row["enquiries"], 1)
+        days = waits.get(row["sales_manager_id"])
+        row["days_to_order"] = round(median(days), 1) if days else None
+    return rows
 
 
 # -- Over time ---------------------------------------------------------------------------------

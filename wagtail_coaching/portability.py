@@ -8,8 +8,10 @@ Times are ISO 8601 in UTC.
 
 ``erase_client(user, actor=...)`` anonymises a client while keeping the rows, states, dates
 and amounts that reports count: names, email, answers, note bodies and session summaries
-go; enrollments, completed steps, scores and orders stay. It is recorded on each enrollment's
-timeline and is safe to run twice.
+go; enrollments, completed steps, scores and orders stay. Their journeys end there: open
+enrollments take the status "Ended (data erased)" (no longer active, never at risk, left
+alone by jobs and rules) and their places in sessions still to come are cancelled. It is
+recorded on each enrollment's timeline and is safe to run twice.
 """
 
 import csv
@@ -24,11 +26,16 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from .conversations.privacy import erase_conversations
+from .conversations.privacy import export_rows as message_rows
+from .journeys import end_for_erasure
 from .models import (
     CalendarFeed,
     ClientActivity,
     CoachingSession,
     Consent,
+    Enquiry,
+    EnquiryReply,
     Enrollment,
     EventKind,
     JourneyEvent,
@@ -39,6 +46,7 @@ from .models import (
     SessionNote,
 )
 from .permissions import ROLE_CLIENT, scope_for
+from .scheduling.leaving import cancel_upcoming
 from .utils.exports import csv_cell
 from .utils.people import display_name as _person
 
@@ -66,9 +74,15 @@ FIELDS = {
         "status", "booked_at", "cancelled_at", "summary",
     ),
     "notes": ("enrollment", "engagement", "author", "created_at", "body"),
+    "messages": (
+        "enrollment", "engagement", "author", "from_client", "created_at", "body", "attachments",
+    ),
     "orders": (
         "id", "offer", "price", "payment_model", "amount", "currency", "status", "source",
         "amount_refunded", "created_at", "paid_at", "refunded_at", "access_ends_at",
+    ),
+    "enquiries": (
+        "id", "offer", "price", "name", "email", "message", "status", "created_at",
     ),
     "consents": ("purpose", "granted", "at"),
     "notifications": ("kind", "created_at", "sent_at", "read_at", "payload"),
@@ -95,7 +109,7 @@ def _row(_kind, **values):
 def client_data(user):
     """Everything held about ``user`` as a client: ``{kind: [row, ...]}`` plus ``profile``.
 
-    One query per kind (ten at most), whatever the size of the history. Notes are those
+    One query per kind (a dozen at most), whatever the size of the history. Notes are those
     shared with the client, exactly what the client may read (``view_sessionnote``).
     """
     enrollments = list(
@@ -135,6 +149,9 @@ def client_data(user):
     )
     orders = Order.objects.filter(buyer=user).select_related("offer").order_by("created_at", "pk")
     consents = Consent.objects.filter(client=user).order_by("purpose", "pk")
+    # Questions asked from offer pages with the account's email address (before or after
+    # the account was made); the replies went to that address.
+    enquiries = _enquiries_of(user).select_related("offer").order_by("created_at", "pk")
     notifications = Notification.objects.filter(
         recipient=user, channel=NotificationChannel.IN_APP
     ).order_by("created_at", "pk")
@@ -201,6 +218,7 @@ def client_data(user):
             )
             for n in notes
         ],
+        "messages": [_row("messages", **row) for row in message_rows(user)],
         "orders": [
             _row(
                 "orders", id=o.public_id, offer=o.offer.title, price=o.price_label,
@@ -210,6 +228,14 @@ def client_data(user):
                 access_ends_at=o.access_ends_at,
             )
             for o in orders
+        ],
+        "enquiries": [
+            _row(
+                "enquiries", id=q.public_id, offer=q.offer.title, price=q.price_label,
+                name=q.name, email=q.email, message=q.message, status=q.status,
+                created_at=q.created_at,
+            )
+            for q in enquiries
         ],
         "consents": [
             _row("consents", purpose=c.purpose, granted=c.granted, at=c.at) for c in consents
@@ -222,6 +248,13 @@ def client_data(user):
             for n in notifications
         ],
     }
+
+
+def _enquiries_of(user):
+    """The enquiries sent with ``user``'s email address (none for an address left empty)."""
+    if not user.email:
+        return Enquiry.objects.none()
+    return Enquiry.objects.filter(email__iexact=user.email)
 
 
 def as_json(data):
@@ -268,14 +301,21 @@ def erase_client(user, *, actor, now=None):
 
     Keeps every row, state, date, score and amount (reports' counts stay right) and drops
     what identifies the client or what they or their coaches wrote: name, email, password,
-    answers, note bodies, session summaries, notification payloads; consents are withdrawn.
-    Each enrollment's timeline records the erasure once (``EventKind.ERASED``).
+    answers, note bodies, session summaries, messages and the files shared in them,
+    notification payloads; consents are withdrawn. Open enrollments end with the status
+    "Ended (data erased)" (``journeys.end_for_erasure``) and the client's places in sessions
+    still to come are cancelled (``scheduling.leaving``), so that the coach's calendar and
+    the seats are free again.
+    Each enrollment's timeline records the erasure once (``EventKind.ERASED``, with the
+    status it ended from).
     """
     now = now or timezone.now()
     User = get_user_model()
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         changed = not is_erased(user)
+        # Before the address itself is erased: the questions asked with it.
+        changed |= erase_enquiries(user, f"erased-{user.pk}@invalid")
         user.first_name = ERASED_NAME
         user.last_name = ERASED_NAME
         user.email = f"erased-{user.pk}@invalid"
@@ -283,6 +323,10 @@ def erase_client(user, *, actor, now=None):
         user.set_unusable_password()
         user.is_active = False
         user.save()
+        # After the new name is saved: the coach's cancellations name the client as erased.
+        changed |= bool(cancel_upcoming(user, actor=actor, now=now))
+        ended = end_for_erasure(user)
+        changed |= bool(ended)
         changed |= bool(
             ClientActivity.objects.filter(enrollment__client=user, response__isnull=False)
             .update(response=None)
@@ -295,6 +339,7 @@ def erase_client(user, *, actor, now=None):
             CoachingSession.objects.filter(enrollment__client=user).exclude(summary="")
             .update(summary="")
         )
+        changed |= erase_conversations(user)
         changed |= bool(
             Consent.objects.filter(client=user, granted=True).update(granted=False, at=now)
         )
@@ -313,10 +358,35 @@ def erase_client(user, *, actor, now=None):
             enrollment__client=user, kind=EventKind.ERASED
         ).values("enrollment_id")
         new_events = [
-            JourneyEvent(enrollment_id=pk, kind=EventKind.ERASED, actor=actor, at=now, data={})
+            JourneyEvent(
+                enrollment_id=pk, kind=EventKind.ERASED, actor=actor, at=now,
+                data={"from": ended[pk]} if pk in ended else {},
+            )
             for pk in Enrollment.objects.filter(client=user).exclude(pk__in=already)
             .values_list("pk", flat=True)
         ]
         JourneyEvent.objects.bulk_create(new_events)
         changed |= bool(new_events)
     return changed
+
+
+def erase_enquiries(user, erased_email):
+    """Anonymise the enquiries sent with ``user``'s email address: the name, address,
+    question and replies go, the rows (offer, status, dates, order) stay for the sales
+    figures; emails still unsent to that address are skipped. True if anything changed."""
+    # Already anonymised ones (the erased account's own address matches them) stay as they are.
+    enquiries = _enquiries_of(user).exclude(name=ERASED_NAME, message=ERASED_NOTE)
+    if not enquiries.exists():
+        return False
+    address = user.email
+    ids = list(enquiries.values_list("pk", flat=True))
+    EnquiryReply.objects.filter(enquiry_id__in=ids).update(body=ERASED_NOTE)
+    Enquiry.objects.filter(pk__in=ids).update(
+        name=ERASED_NAME, email=erased_email, message=ERASED_NOTE, referral=""
+    )
+    now = timezone.now()
+    Notification.objects.filter(email__iexact=address, sent_at__isnull=True).update(
+        sent_at=now, skipped=True
+    )
+    Notification.objects.filter(email__iexact=address).update(email=erased_email, payload={})
+    return True

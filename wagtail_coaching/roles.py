@@ -4,7 +4,7 @@
 "Can access Wagtail admin" permission. It runs after every ``migrate`` (a ``post_migrate``
 receiver) and from ``manage.py coaching_roles``; running it again changes nothing.
 
-The permission layer already lets staff roles into the admin (``permissions.py`` answers
+The permission layer already lets staff roles into the admin (``permissions`` answers
 ``wagtailadmin.access_admin`` for them through rules' backend); the group permission says the
 same thing where Wagtail looks for it without asking the backends, such as its Groups screen.
 Nothing else is granted: which pages a role may edit stays Wagtail's page permissions, given

@@ -8,13 +8,13 @@ from django.db import router
 from django.dispatch import receiver
 from wagtail.signals import page_published
 
-from .models import EngagementPageMixin
+from .models import EngagementPage
 from .roles import ensure_role_groups
 
 
 @receiver(page_published)
 def resync_enrollments_on_publish(sender, instance, **kwargs):
-    if not issubclass(sender, EngagementPageMixin):
+    if not issubclass(sender, EngagementPage):  # the package's page or a site's subclass
         return
     from .tasks import enqueue, sync_program
 

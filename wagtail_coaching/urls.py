@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 from .utils.input import guard_urlpatterns
-from .views import booking, client, notifications, portability, sessions, team
+from .views import booking, client, conversations, notifications, portability, sessions, team
 
 app_name = "wagtail_coaching"
 
@@ -14,6 +14,15 @@ urlpatterns = guard_urlpatterns([
         name="choose_coach",
     ),
     path("privacy/", team.PrivacyView.as_view(), name="privacy"),
+    # The conversation of one enrollment with its coaches, and the files shared in it.
+    path(
+        "messages/<uuid:public_id>/", conversations.ConversationView.as_view(),
+        name="conversation",
+    ),
+    path(
+        "messages/files/<uuid:public_id>/", conversations.AttachmentView.as_view(),
+        name="message_attachment",
+    ),
     # Data portability: the client's own data.
     path("my-data/", portability.MyDataView.as_view(), name="my_data"),
     path(
@@ -30,6 +39,11 @@ urlpatterns = guard_urlpatterns([
     path("sessions/reply/<str:token>/", sessions.RsvpView.as_view(), name="rsvp"),
     # 1:1 sessions.
     path("book/<uuid:public_id>/", booking.BookView.as_view(), name="book"),
+    path("book/<uuid:public_id>/ask/", booking.AskForTimeView.as_view(), name="ask_for_time"),
+    path(
+        "one-to-one/<uuid:public_id>/calendar.ics", booking.SessionCalendarView.as_view(),
+        name="session_calendar",
+    ),
     path(
         "one-to-one/<uuid:public_id>/reschedule/", booking.RescheduleView.as_view(),
         name="reschedule",
@@ -44,6 +58,10 @@ urlpatterns = guard_urlpatterns([
     path("", include("wagtail_coaching.urls_payments")),
     # In-app notifications and which kinds of message one receives.
     path("notifications/", notifications.NotificationsView.as_view(), name="notifications"),
+    path(
+        "notifications/<int:pk>/", notifications.OpenNotificationView.as_view(),
+        name="notification_open",
+    ),
     path(
         "notifications/settings/", notifications.NotificationSettingsView.as_view(),
         name="notification_settings",

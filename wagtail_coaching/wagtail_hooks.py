@@ -4,7 +4,7 @@ from django.urls import include, path
 from wagtail import hooks
 from wagtail_modeladmin.options import modeladmin_register
 
-from .admin import assets, panels, search
+from .admin import assets, calendar_connection, messages, panels, search, staffing, user_listing
 from .admin import urls as admin_urls
 from .admin.modeladmins import CoachingAdminGroup
 from .admin.orders import SalesAdminGroup
@@ -17,8 +17,13 @@ modeladmin_register(SalesAdminGroup)
 
 hooks.register("register_admin_search_area", search.clients_search_area)
 hooks.register("construct_homepage_panels", panels.add_coaching_panels)
+hooks.register("construct_homepage_panels", staffing.add_waiting_for_coaches_panel)
+hooks.register("construct_homepage_panels", calendar_connection.add_calendar_panel)
+hooks.register("after_publish_page", staffing.warn_on_publish)
 hooks.register("insert_global_admin_js", assets.global_admin_js)
 hooks.register("insert_global_admin_css", assets.global_admin_css)
+hooks.register("register_admin_menu_item", messages.messages_menu_item)
+hooks.register("register_user_listing_buttons", user_listing.client_card_buttons)
 
 
 @hooks.register("before_serve_page")

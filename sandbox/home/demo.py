@@ -42,6 +42,7 @@ from wagtail_coaching.models import (
     Audience,
     AvailabilitySlot,
     ClientActivity,
+    CoachingSessionStatus,
     CoachProfile,
     Cohort,
     Company,
@@ -65,9 +66,11 @@ from wagtail_coaching.scheduling import (
     create_sessions,
     mark_attendance,
     publish_availability,
+    record_session,
     register,
     series_starts,
 )
+from wagtail_coaching.scheduling.booking import current_coach_id
 from wagtail_coaching.testing import programs
 from wagtail_coaching.testing.factories import make_engagement
 from wagtail_coaching.testing.jobs import drain
@@ -119,9 +122,10 @@ class DemoReport:
 
 # -- Programs ------------------------------------------------------------------------------
 
+# The questionnaire's own consent, required to send it. Sharing progress with an employer
+# is a separate, optional choice the form asks sponsored clients about (and the privacy page).
 CONSENT = (
-    "I agree that my coach may share my attendance and progress (never the content of "
-    "my sessions) with my employer's HR partner."
+    "I agree that my coaching team keeps these answers to prepare and follow my coaching."
 )
 
 INTAKE_QUESTIONS = [
@@ -361,6 +365,29 @@ class Journey:
         actor = by or self.enrollment.client
         complete_activity(row, actor=actor, response=response, score=score, now=at)
 
+    def hold_sessions(self, title, starts, summaries=()):
+        """The 1:1 sessions of the step called ``title`` at each of ``starts``: each booked
+        two days ahead by the coach (with the client, on the phone: a time outside the
+        availability published then) and recorded as held an hour after it started. The
+        step is done once every session of its allotment is held, as the service decides."""
+        first_booking = starts[0] - datetime.timedelta(days=2)
+        self.catch_up(first_booking)
+        row = self.enrollment.activities.get(title=title)
+        if row.state == ActivityState.LOCKED and row.unlock_rule == UnlockRule.MANUAL:
+            unlock_activity(row, actor=self.coach,
+                            now=first_booking - datetime.timedelta(hours=2))
+            row.refresh_from_db()
+        coach = get_user_model().objects.get(pk=current_coach_id(self.enrollment))
+        summaries = list(summaries) + [""] * len(starts)
+        for start, summary in zip(starts, summaries, strict=False):
+            self.catch_up(start)
+            row.refresh_from_db()
+            session = book_session(row, start, actor=coach, override=True,
+                                   now=start - datetime.timedelta(days=2))
+            record_session(session, outcome=CoachingSessionStatus.COMPLETED,
+                           summary=summary, actor=session.coach,
+                           now=start + datetime.timedelta(hours=1))
+
     def pause(self, at, reason):
         self.catch_up(at)
         pause_enrollment(self.enrollment, actor=self.coach, now=at)
@@ -414,7 +441,11 @@ def casey_leadership(j, start):
     j.do("Baseline: confidence as a leader", day(1, 8) + datetime.timedelta(minutes=12),
          score=4,
          response={"note": "Fine with the technical side, less so with the people side."})
-    j.do("Kick-off sessions with your coach", day(6, 17), by=j.coach)
+    # One kick-off session held, one still to book (from the coach's free times).
+    j.hold_sessions("Kick-off sessions with your coach", [day(6, 17)], [
+        "We agreed two goals for the programme: hand over the weekly release decision to "
+        "the team, and give one piece of feedback every week.",
+    ])
     j.do("Energy and attention", day(8, 12))
     j.do("Daily 10-minute reflection", day(12, 19))
     j.do("Stress check-in", day(13, 9), score=6,
@@ -465,7 +496,7 @@ def grace_leadership(j, start):
     ))
     j.do("What great leaders do differently", day(1))
     j.do("Baseline: confidence as a leader", day(1), score=5)
-    j.do("Kick-off sessions with your coach", day(5), by=j.coach)
+    j.hold_sessions("Kick-off sessions with your coach", [day(3), day(5)])
     j.do("Energy and attention", day(7, 12))
     j.do("Daily 10-minute reflection", day(14))
     j.do("Stress check-in", day(15), score=7, response={"note": "Board meeting week."})
@@ -474,7 +505,7 @@ def grace_leadership(j, start):
          response={"comment": "Useful, I would like more practical examples."})
     j.do("Delegation that sticks", day(20))
     j.do("Delegate one real task", day(28))
-    j.do("Follow-up sessions", day(50), by=j.coach)
+    j.hold_sessions("Follow-up sessions", [day(36), day(43), day(50)])
     j.do("Closing check-in: confidence", day(58), score=8,
          response={"note": "My team runs the weekly review without me now."})
     j.do("Final feedback", day(60), score=5,
@@ -692,15 +723,7 @@ def ensure_sessions(report, staff, clients, cohort, leadership, team):
         )
         register(upcoming[0], clients["client"])
         report.add(f"group sessions: one held, a weekly series of {len(upcoming)}")
-    if not AvailabilitySlot.objects.filter(coach=coach).exists():
-        tomorrow = timezone.localtime() + datetime.timedelta(days=1)
-        for offset in range(0, 5, 2):  # three mornings a week
-            day = (tomorrow + datetime.timedelta(days=offset)).replace(
-                hour=9, minute=0, second=0, microsecond=0
-            )
-            publish_availability(coach, start=day, end=day + datetime.timedelta(hours=3),
-                                 slot_minutes=60, weeks=3)
-        report.add(f"availability of {coach.username}")
+    ensure_availability(report, coach, nina)
     priya_step = ClientActivity.objects.filter(
         enrollment__client=clients["priya"], enrollment__engagement=leadership,
         kind="one_to_one", state=ActivityState.AVAILABLE,
@@ -710,6 +733,38 @@ def ensure_sessions(report, staff, clients, cohort, leadership, team):
         if times:
             book_session(priya_step, times[0], actor=clients["priya"])
             report.add("a booked 1:1 session for priya")
+
+
+# When each coach offers 1:1 sessions (weekdays, Monday = 0): mornings, 9:00 to 12:00 local.
+AVAILABILITY_DAYS = {"coach": (0, 2, 4), "nina": (1, 3, 4)}
+AVAILABILITY_HOURS = (9, 12)
+AVAILABILITY_WEEKS = 3
+
+
+def ensure_availability(report, *coaches, today=None):
+    """Both coaches offer their mornings for the coming weeks, counted from today: each
+    of their days in the next ``AVAILABILITY_WEEKS`` weeks that has no slot yet gets one
+    (so loading the demo again later tops the weeks up, and loading it twice adds nothing)."""
+    today = today or timezone.localdate()
+    zone = timezone.get_current_timezone()
+    start_hour, end_hour = AVAILABILITY_HOURS
+    for coach in coaches:
+        added = 0
+        for offset in range(1, AVAILABILITY_WEEKS * 7 + 1):
+            day = today + datetime.timedelta(days=offset)
+            if day.weekday() not in AVAILABILITY_DAYS.get(coach.username, ()):
+                continue
+            start = datetime.datetime.combine(day, datetime.time(start_hour), tzinfo=zone)
+            end = datetime.datetime.combine(day, datetime.time(end_hour), tzinfo=zone)
+            if AvailabilitySlot.objects.filter(
+                coach=coach, starts_at__lt=end, ends_at__gt=start
+            ).exists():
+                continue
+            publish_availability(coach, start=start, end=end, slot_minutes=60,
+                                 time_zone=zone.key)
+            added += 1
+        if added:
+            report.add(f"availability of {coach.username} ({added} mornings)")
 
 
 def ensure_offers(home, leadership, stress, admin, report):

@@ -103,7 +103,7 @@ class SignInForm(AuthenticationForm):
 
 def time_zone_choices():
     default = coaching_time_zone().key
-    return [("", _("The coaching default (%(zone)s)") % {"zone": default})] + [
+    return [("", _("The site's time zone (%(zone)s)") % {"zone": default})] + [
         (name, name.replace("_", " "))
         for name in sorted(time_zone_names())
         if len(name) <= ZONE_MAX_LENGTH

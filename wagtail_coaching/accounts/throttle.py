@@ -6,9 +6,8 @@ The limits are ``WAGTAIL_COACHING["ACCOUNT_RATE_LIMITS"]``: ``{action: (attempts
 proxy sets it from the proxy's header (as it must for its logs too).
 """
 
-from django.core.cache import cache
-
 from ..conf import coaching_settings
+from ..utils import rate_limit
 
 
 def _limit(action):
@@ -21,21 +20,9 @@ def _key(action, request):
 
 def is_limited(action, request):
     """Whether the address of ``request`` has used up its attempts at ``action``."""
-    limit = _limit(action)
-    if not limit:
-        return False
-    return (cache.get(_key(action, request)) or 0) >= limit[0]
+    return rate_limit.is_limited(_key(action, request), _limit(action))
 
 
 def count_attempt(action, request):
     """Count one attempt at ``action`` from the address of ``request``."""
-    limit = _limit(action)
-    if not limit:
-        return
-    key = _key(action, request)
-    # The window starts at the first attempt: add() does nothing if the key exists.
-    if not cache.add(key, 1, timeout=limit[1]):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.add(key, 1, timeout=limit[1])
+    rate_limit.count_attempt(_key(action, request), _limit(action))

@@ -19,7 +19,8 @@ from django.views import View
 from django.views.generic import FormView
 from wagtail.models import Site
 
-from ..utils.urls import site_base_url
+from ..journeys import employer_sponsors
+from ..utils.urls import signup_url, site_base_url, with_next
 from . import throttle
 from .forms import ProfileForm, SignInForm, SignupForm
 
@@ -56,6 +57,12 @@ def too_many_attempts(request, template, context=None):
 class SignInView(auth_views.LoginView):
     template_name = TEMPLATES + "login.html"
     authentication_form = SignInForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # The same sign-up link as the checkout pages', back to where sign-in would have led.
+        context["signup_url"] = with_next(signup_url(), context.get("next", ""))
+        return context
 
     def post(self, request, *args, **kwargs):
         if throttle.is_limited("login", request):
@@ -159,7 +166,11 @@ class ProfileView(LoginRequiredMixin, View):
     http_method_names = ["get", "post", "head"]
 
     def render(self, form, status=200):
-        return TemplateResponse(self.request, self.template_name, {"form": form}, status=status)
+        return TemplateResponse(self.request, self.template_name, {
+            "form": form,
+            # A client whose coaching a company sponsors decides what its HR partner sees.
+            "employer_sponsors": employer_sponsors(self.request.user),
+        }, status=status)
 
     def get(self, request):
         return self.render(ProfileForm(user=request.user))

@@ -20,19 +20,22 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from ..charts.journeys import add_charts
+from ..continuity.brief import coach_briefs
+from ..continuity.intake import answer_lines
+from ..conversations import mark_read, threads
 from ..journeys import (
     JourneyError,
     add_extra_activity,
     add_note,
-    assign_coach,
     pause_enrollment,
     resume_enrollment,
     skip_activity,
     unlock_activity,
 )
+from ..journeys.assignment import coaches_in_order
+from ..journeys.co_coaching import add_co_coach, remove_co_coach
 from ..journeys.queries import enrollment_outline
 from ..models import (
-    AssignmentMethod,
     CoachAssignment,
     EnrollmentStatus,
     EventKind,
@@ -41,14 +44,17 @@ from ..models import (
 )
 from ..permissions import allowed, visible
 from ..portability import erase_client, is_erased
+from ..scheduling.reassignment import sessions_ahead_counts
+from ..views.conversations import MessageForm
 from ..views.portability import data_download
+from .card_booking import add_booking, on_behalf_text
+from .co_coaching import AddCoCoachForm, RemoveCoCoachForm, add_co_coaching
 from .display import card_url, person
 from .forms import (
     ActivityForm,
     ExtraActivityForm,
     NoFieldsForm,
     NoteForm,
-    ReassignForm,
     coach_choices,
     extra_activity_value,
     first_error,
@@ -60,6 +66,8 @@ from .permission import forbidden, may_use_admin, refusing, visible_or_404, want
 TIMELINE_LENGTH = 40
 # Sessions shown of each kind (group, 1:1), the latest first.
 SESSIONS_LENGTH = 30
+# Messages of each conversation shown on the card, the latest ones.
+CARD_MESSAGES = 20
 
 
 @dataclass
@@ -77,8 +85,14 @@ class EnrollmentCard:
     events: list = field(default_factory=list)
     rule_events: list = field(default_factory=list)
     coach_choices: list = field(default_factory=list)
+    sessions_ahead: int = 0  # 1:1 sessions booked ahead with the current coach
     extra_form: object = None
     note_form: object = None
+    brief: object = None  # continuity.brief.Brief, for a viewer who sees the detail
+    thread: object = None  # the conversation, where the viewer may read it
+    message_form: object = None  # where the viewer may write in it
+    co_coaching: object = None  # co_coaching.CoCoaching
+    booking: object = None  # card_booking.BookingBlock: 1:1 sessions to book, move, cancel
 
     @property
     def is_active(self):
@@ -89,12 +103,20 @@ class EnrollmentCard:
         return self.enrollment.status == EnrollmentStatus.PAUSED
 
 
-def _event_text(event, names):
+def _event_text(event, names, client_name=""):
     """What a timeline entry says; never a note's text or a score (those need the detail)."""
     label = event.get_kind_display()
     data = event.data or {}
-    if event.kind in (EventKind.COACH_ASSIGNED, EventKind.COACH_HANDOFF) and data.get("coach"):
+    on_behalf = on_behalf_text(event, client_name)
+    if on_behalf:
+        return on_behalf
+    if event.kind in (
+        EventKind.COACH_ASSIGNED, EventKind.COACH_HANDOFF, EventKind.CO_COACH_ADDED,
+        EventKind.CO_COACH_REMOVED, EventKind.SESSION_COACH_CHANGED,
+    ) and data.get("coach"):
         return f"{label}: {names.get(data['coach'], '')}".rstrip(": ")
+    if event.kind == EventKind.STAGE_NEEDS_COACH and data.get("stage_title"):
+        return f"{label}: {data['stage_title']}"
     if event.kind == EventKind.STATUS_CHANGED and data.get("to"):
         return f"{label}: {EnrollmentStatus(data['to']).label}"
     if event.activity is not None:
@@ -104,24 +126,6 @@ def _event_text(event, names):
     if event.kind == EventKind.RULE_FIRED and data.get("name"):
         return f"{label}: {data['name']}"
     return label
-
-
-def answer_lines(response):
-    """A client's answers to one activity as (question, answer) pairs."""
-    if not response:
-        return []
-    if not isinstance(response, dict):
-        return [("", str(response))]
-    lines = []
-    for item in response.get("answers") or []:
-        answer = item.get("answer")
-        if isinstance(answer, list):
-            answer = ", ".join(str(a) for a in answer)
-        lines.append((item.get("question") or "", "" if answer is None else str(answer)))
-    for key, label in (("note", _("Note")), ("comment", _("Comment"))):
-        if response.get(key):
-            lines.append((label, str(response[key])))
-    return lines
 
 
 def client_card(user, enrollment):
@@ -148,6 +152,9 @@ def client_card(user, enrollment):
         .select_related("author")
         .order_by("-created_at", "-pk")
     )
+    ahead = sessions_ahead_counts(
+        [e.pk for e in enrollments if allowed(user, "reassign_enrollment", e) and e.is_open]
+    )
     cards = []
     for e in enrollments:
         can_change = allowed(user, "change_enrollment", e)
@@ -160,7 +167,7 @@ def client_card(user, enrollment):
             can_change=can_change,
             can_reassign=can_reassign,
             show_detail=show_detail,
-            current_coaches=[a for a in mine if a.ended_at is None],
+            current_coaches=coaches_in_order([a for a in mine if a.ended_at is None]),
             past_coaches=[a for a in mine if a.ended_at is not None],
             notes=[n for n in notes if n.enrollment_id == e.pk],
         )
@@ -174,7 +181,7 @@ def client_card(user, enrollment):
                 "actor", "activity"
             ).order_by("-at", "-pk")
             card.events = [
-                (ev, _event_text(ev, names))
+                (ev, _event_text(ev, names, person(client)))
                 for ev in events.exclude(kind=EventKind.RULE_FIRED)[:TIMELINE_LENGTH]
             ]
             card.rule_events = [
@@ -187,9 +194,16 @@ def client_card(user, enrollment):
             card.note_form = NoteForm(auto_id=f"id_note_{e.pk}_%s")
         if can_reassign:
             card.coach_choices = coach_choices(e)
+            card.sessions_ahead = ahead.get(e.pk, 0)
         cards.append(card)
+    add_threads(user, cards)
+    add_co_coaching(user, cards)
+    add_booking(user, cards)
     # Check-in scores are journey detail: charted only where the viewer may see the detail.
     detailed = {card.enrollment.pk for card in cards if card.show_detail}
+    briefs = coach_briefs([card.enrollment for card in cards if card.show_detail])
+    for card in cards:
+        card.brief = briefs.get(card.enrollment.pk)
     add_charts([card.outline for card in cards],
                show_checkins=lambda outline: outline.enrollment.pk in detailed)
     return {
@@ -199,6 +213,19 @@ def client_card(user, enrollment):
         "can_erase": allowed(user, "erase_client", enrollment),
         **client_sessions(user, client, ids),
     }
+
+
+def add_threads(user, cards):
+    """Each card's conversation (the latest messages) where the viewer may read it, marked
+    read for them, and a reply box where they may write: a fixed number of queries."""
+    readable = [card.enrollment for card in cards if allowed(user, "view_messages",
+                                                             card.enrollment)]
+    found = threads(user, readable, limit=CARD_MESSAGES) if readable else {}
+    mark_read(user, {t.conversation.pk: t.latest_id for t in found.values() if t.conversation})
+    for card in cards:
+        card.thread = found.get(card.enrollment.pk)
+        if card.thread is not None and allowed(user, "write_messages", card.enrollment):
+            card.message_form = MessageForm(auto_id=f"id_message_{card.enrollment.pk}_%s")
 
 
 def client_sessions(user, client, enrollment_ids):
@@ -299,7 +326,10 @@ class AddExtraActivityView(EnrollmentActionView):
     def perform(self, enrollment, data):
         row = add_extra_activity(
             enrollment, data["kind"],
-            extra_activity_value(data["kind"], data["title"], data["text"]),
+            extra_activity_value(
+                data["kind"], data["title"], data["text"], cadence=data.get("cadence"),
+                times_per_week=data.get("times_per_week"), weeks=data.get("weeks"),
+            ),
             actor=self.request.user, stage_block_id=data["stage"] or "",
         )
         return _("“%(title)s” was added to the journey.") % {"title": row.title}
@@ -321,16 +351,29 @@ class SkipActivityView(EnrollmentActionView):
         return _("“%(title)s” was skipped.") % {"title": activity.title}
 
 
-class ReassignCoachView(EnrollmentActionView):
-    permission = "reassign_enrollment"
-    form_class = ReassignForm
+class AddCoCoachView(EnrollmentActionView):
+    """"Add a co-coach": a second coach of the team, for the whole engagement or a stage."""
+
+    permission = "manage_co_coaches"
+    form_class = AddCoCoachForm
 
     def perform(self, enrollment, data):
-        assignment = assign_coach(
-            enrollment, coach=data["coach"], method=AssignmentMethod.MANUAL,
+        assignment = add_co_coach(
+            enrollment, data["coach"], stage_block_id=data["stage"] or "",
             actor=self.request.user,
         )
-        return _("%(coach)s now coaches this client.") % {"coach": person(assignment.coach)}
+        return _("%(coach)s now co-coaches this client.") % {"coach": person(assignment.coach)}
+
+
+class RemoveCoCoachView(EnrollmentActionView):
+    permission = "manage_co_coaches"
+    form_class = RemoveCoCoachForm
+
+    def perform(self, enrollment, data):
+        assignment = remove_co_coach(enrollment, data["coach"], actor=self.request.user)
+        return _("%(coach)s no longer co-coaches this client.") % {
+            "coach": person(assignment.coach)
+        }
 
 
 class PauseView(EnrollmentActionView):

@@ -89,3 +89,19 @@ class CohortFilter(_RelatedFilter):
     parameter_name = "cohort"
     model = Cohort
     field = "cohort_id"
+
+
+class SalesManagerFilterBase(SimpleListFilter):
+    """A list's rows by sales manager ("none" for rows without one); subclasses say whose
+    names are offered."""
+
+    title = _("sales manager")
+    parameter_name = "sales_manager"
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(sales_manager__isnull=True)
+        if value and value.isdecimal():
+            return queryset.filter(sales_manager_id=int(value))
+        return queryset

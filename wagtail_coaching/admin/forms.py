@@ -11,6 +11,11 @@ from django.utils.html import linebreaks
 from django.utils.translation import gettext_lazy as _
 
 from ..blocks import ACTIVITY_BLOCKS
+from ..blocks.activities import (
+    DEFAULT_PRACTICE_WEEKS,
+    DEFAULT_TIMES_PER_WEEK,
+    PRACTICE_CADENCES,
+)
 from ..journeys import available_coaches
 from ..journeys.assignment import MAIN_ROLE
 from ..models import CoachAssignment, EngagementPage, NoteVisibility
@@ -40,13 +45,18 @@ def stage_choices(engagement):
     return choices
 
 
-def extra_activity_value(kind, title, text):
-    """The raw block value of an extra activity, from a title and one text."""
+def extra_activity_value(kind, title, text, cadence="", times_per_week=None, weeks=None):
+    """The raw block value of an extra activity, from a title and one text (and, for a
+    practice, how often and for how long)."""
     value = {"title": title, "lead_role": ""}
     if kind == "lesson":
         value.update(body=linebreaks(text, autoescape=True), video=None, document=None)
     elif kind == "practice":
-        value.update(instructions=linebreaks(text, autoescape=True), cadence="once")
+        value.update(
+            instructions=linebreaks(text, autoescape=True), cadence=cadence or "once",
+            times_per_week=times_per_week or DEFAULT_TIMES_PER_WEEK,
+            weeks=weeks or DEFAULT_PRACTICE_WEEKS,
+        )
     elif kind == "check_in":
         value.update(metric=text, low_label="", high_label="")
     elif kind == "feedback":
@@ -68,6 +78,19 @@ class ExtraActivityForm(forms.Form):
         ),
     )
     stage = forms.ChoiceField(label=_("Stage"), required=False)
+    # A practice's cadence and target (the practice block's own fields).
+    cadence = forms.ChoiceField(
+        label=_("Cadence"), choices=PRACTICE_CADENCES, required=False,
+        help_text=_("For a practice: once, or logged each day or week it is done."),
+    )
+    times_per_week = forms.IntegerField(
+        label=_("Days a week"), min_value=1, max_value=6, required=False,
+        help_text=_("For a weekly practice."),
+    )
+    weeks = forms.IntegerField(
+        label=_("For how many weeks"), min_value=1, max_value=52, required=False,
+        help_text=_("A daily or weekly practice is done after this many weeks' worth."),
+    )
 
     def __init__(self, *args, enrollment, **kwargs):
         super().__init__(*args, **kwargs)

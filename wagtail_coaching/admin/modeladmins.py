@@ -7,11 +7,14 @@ from django.db.models import OuterRef, Prefetch, Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from wagtail.admin.auth import user_has_any_page_permission
 from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.paginator import WagtailPaginator
 from wagtail.admin.panels import FieldPanel, InlinePanel, ObjectList
 from wagtail_modeladmin.helpers import ButtonHelper
 from wagtail_modeladmin.views import CreateView, EditView
 
+from ..journeys.assignment import coaches_in_order
 from ..journeys.queries import VISIBLE_STATES
 from ..models import (
     DONE_STATES,
@@ -28,7 +31,13 @@ from ..models import (
 from ..models.teams import time_zone_names
 from ..permissions import visible
 from . import one_to_one
-from .base import ContextInspectView, GuardedModelAdminGroup, MatrixModelAdmin, _count
+from .base import (
+    ContextInspectView,
+    DeclaredFiltersIndexView,
+    GuardedModelAdminGroup,
+    MatrixModelAdmin,
+    _count,
+)
 from .display import card_link, person
 from .enrolling import EnrollClientView
 from .filters import CoachFilter, CohortFilter, CompanyFilter, EngagementFilter
@@ -56,6 +65,24 @@ class ClientsButtonHelper(ButtonHelper):
         return button
 
 
+class ClientsPaginator(WagtailPaginator):
+    verbose_name = gettext_lazy("client")
+    verbose_name_plural = gettext_lazy("clients")
+
+
+class ClientsIndexView(DeclaredFiltersIndexView):
+    """The clients list speaks of clients, as its menu item and breadcrumbs do (a row is one
+    client in one engagement: an enrollment underneath)."""
+
+    page_title = gettext_lazy("Clients")
+    paginator_class = ClientsPaginator  # "12 clients" under the list
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The search box's placeholder and the empty list's text.
+        self.verbose_name_plural = _("clients")
+
+
 class ClientsAdmin(MatrixModelAdmin):
     """Enrollments the viewer may see. No generic edit or delete: a journey changes through
     the client card's actions, each with its own permission."""
@@ -66,6 +93,7 @@ class ClientsAdmin(MatrixModelAdmin):
     base_url_path = "coaching/clients"
     permission_helper_class = EnrollmentPermissionHelper
     button_helper_class = ClientsButtonHelper
+    index_view_class = ClientsIndexView
     admin_views = ("index", "create")
     list_display = (
         "client_name", "engagement_title", "status", "coaches", "progress", "company", "cohort",
@@ -115,7 +143,10 @@ class ClientsAdmin(MatrixModelAdmin):
 
     @display(description=gettext_lazy("coaches"))
     def coaches(self, enrollment):
-        return ", ".join(person(a.coach) for a in enrollment.current_assignments)
+        # The main coach first, co-coaches last.
+        return ", ".join(
+            person(a.coach) for a in coaches_in_order(enrollment.current_assignments)
+        )
 
     @display(description=gettext_lazy("progress"))
     def progress(self, enrollment):
@@ -362,6 +393,19 @@ class CohortsButtonHelper(ButtonHelper):
         return buttons
 
 
+class CohortForm(WagtailAdminModelForm):
+    """The engagement's page chooser offers "Edit this page" only to people who edit pages:
+    for anyone else (a coaching admin who edits no pages, a coach) the link led to a "no
+    permission" page."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "engagement" in self.fields:
+            self.fields["engagement"].widget.show_edit_link = bool(
+                self.for_user and user_has_any_page_permission(self.for_user)
+            )
+
+
 class CohortsAdmin(MatrixModelAdmin):
     model = Cohort
     menu_label = gettext_lazy("Cohorts")
@@ -375,10 +419,10 @@ class CohortsAdmin(MatrixModelAdmin):
     inspect_template_name = "wagtail_coaching/admin/cohort_inspect.html"
     list_display = ("name", "company", "engagement_title", "start_date", "member_count")
     search_fields = ("name",)
-    panels = [
+    edit_handler = ObjectList([
         FieldPanel("name"), FieldPanel("company"), FieldPanel("engagement"),
         FieldPanel("start_date"), FieldPanel("members"),
-    ]
+    ], base_form_class=CohortForm)
 
     def get_queryset(self, request):
         members = Cohort.members.through.objects.filter(cohort_id=OuterRef("pk"))

@@ -1,5 +1,6 @@
 """My calendar: a staff member's personal calendar feed (the secret URL to subscribe to,
-and resetting it) and the sessions they run next.
+and resetting it), their own calendar connected over CalDAV (``calendar_connection``) and
+the sessions they run next.
 
 Open to anyone who works in the coaching admin: the feed holds whatever sessions the person
 has (none for someone who runs none), so there is nothing to refuse.
@@ -14,6 +15,8 @@ from django.utils.translation import gettext_lazy
 from wagtail.admin.menu import MenuItem
 
 from ..scheduling import feed_of, reset_feed
+from .calendar_connection import connection_context
+from .calendar_connection import urlpatterns as connection_urlpatterns
 from .card import CoachingAdminView
 from .display import in_viewer_zone
 from .panels import upcoming_sessions
@@ -36,15 +39,22 @@ class MyCalendarView(CoachingAdminView):
         return in_viewer_zone(request, super().dispatch, *args, **kwargs)
 
     def get(self, request):
-        url = feed_url(request, feed_of(request.user))
-        return TemplateResponse(request, "wagtail_coaching/admin/one_to_one/my_calendar.html", {
-            "feed_url": url,
-            "webcal_url": "webcal://" + url.split("://", 1)[1],
-            "rows": upcoming_sessions(request.user, limit=CALENDAR_LENGTH),
-            "header_title": _("My calendar"),
-            "page_title": _("My calendar"),
-            "header_icon": "date",
-        })
+        return calendar_page(request)
+
+
+def calendar_page(request, **forms):
+    """The page, with the forms of the own-calendar section as given (bound, with their
+    errors) or fresh."""
+    url = feed_url(request, feed_of(request.user))
+    return TemplateResponse(request, "wagtail_coaching/admin/one_to_one/my_calendar.html", {
+        "feed_url": url,
+        "webcal_url": "webcal://" + url.split("://", 1)[1],
+        "rows": upcoming_sessions(request.user, limit=CALENDAR_LENGTH),
+        "header_title": _("My calendar"),
+        "page_title": _("My calendar"),
+        "header_icon": "date",
+        **connection_context(request, **forms),
+    })
 
 
 class MyCalendarResetView(CoachingAdminView):
@@ -77,4 +87,5 @@ def my_calendar_menu_item(order=101):
 urlpatterns = [
     path("calendar/", MyCalendarView.as_view(), name="my_calendar"),
     path("calendar/reset/", MyCalendarResetView.as_view(), name="my_calendar_reset"),
+    *connection_urlpatterns,
 ]

@@ -1,38 +1,38 @@
 """The Sales menu: orders with filters and CSV/XLSX export, manual grants for offline (B2B)
-payments, refunds through Stripe, the sales managers' referral codes and the Stripe event
-log.
+payments, refunds through Stripe, enquiries (``admin/enquiries.py``), the sales managers'
+referral codes and the Stripe event log.
 
 Who may do what comes from the permission matrix (``view_order``, ``change_order``, ...):
 coaching admins and sales managers. ``wagtail_hooks.py`` registers ``SalesAdminGroup``;
 importing this module registers nothing.
 """
 
-from decimal import Decimal
-
-from django import forms
 from django.contrib import messages
-from django.contrib.admin import SimpleListFilter
+from django.contrib.admin import display
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db import IntegrityError
 from django.shortcuts import redirect
 from django.urls import re_path
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from wagtail.admin.panels import FieldPanel, ObjectList
 from wagtail_modeladmin.helpers import ButtonHelper
-from wagtail_modeladmin.views import InstanceSpecificView, WMABaseView
+from wagtail_modeladmin.views import InspectView, InstanceSpecificView, WMABaseView
 
-from ..models import OfferPage, Order, SalesManagerProfile, StripeEvent
-from ..models.offers import currency_validator
+from ..journeys.errors import JourneyError
+from ..models import Order, SalesManagerProfile, StripeEvent
 from ..payments.errors import PaymentError
-from ..payments.fulfilment import grant_offer
+from ..payments.fulfilment import grant_offer, grant_offer_to_new_client, granted_with_key
 from ..payments.refunds import request_refund
 from ..payments.stripe_client import stripe_enabled
 from .base import DeclaredFiltersIndexView, GuardedModelAdminGroup
-from .display import person
+from .display import ClientCards, client_name, person
+from .enquiries import EnquiryAdmin
+from .filters import SalesManagerFilterBase
 from .modeladmins import MatrixModelAdmin
 from .permission import MatrixPermissionHelper, forbidden, may, refusing
+from .sales_forms import ManualGrantForm, SalesManagerProfileForm
 
 TEMPLATES = "wagtail_coaching/offers/admin/"
 
@@ -61,10 +61,7 @@ class OrderButtonHelper(ButtonHelper):
         return buttons
 
 
-class SalesManagerFilter(SimpleListFilter):
-    title = gettext_lazy("sales manager")
-    parameter_name = "sales_manager"
-
+class SalesManagerFilter(SalesManagerFilterBase):
     def lookups(self, request, model_admin):
         users = (
             get_user_model().objects.filter(coaching_sales__isnull=False)
@@ -73,14 +70,6 @@ class SalesManagerFilter(SimpleListFilter):
         return [("none", _("None"))] + [
             (str(u.pk), person(u)) for u in users
         ]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value == "none":
-            return queryset.filter(sales_manager__isnull=True)
-        if value and value.isdecimal():
-            return queryset.filter(sales_manager_id=int(value))
-        return queryset
 
 
 def _safe_attr(item, path):
@@ -113,63 +102,29 @@ class OrderIndexView(DeclaredFiltersIndexView):
         context = super().get_context_data(**kwargs)
         context["stripe_enabled"] = stripe_enabled()
         context["grant_url"] = self.url_helper.get_action_url("grant")
+        # Each buyer's name opens their card where the viewer may open it (asked once).
+        rows = list(context["object_list"])
+        cards = ClientCards(self.request.user, [order.buyer_id for order in rows])
+        for order in rows:
+            order.buyer_link = client_name(order.buyer, cards, with_email=True)
+        context["object_list"] = rows
         return context
 
 
-class ManualGrantForm(forms.Form):
-    buyer = forms.CharField(
-        label=gettext_lazy("Buyer"), max_length=254,
-        help_text=gettext_lazy("Username or email address of an existing account."),
-    )
-    offer = forms.ModelChoiceField(
-        label=gettext_lazy("Offer"), queryset=OfferPage.objects.none(),
-    )
-    amount = forms.DecimalField(
-        label=gettext_lazy("Amount invoiced"), max_digits=10, decimal_places=2,
-        min_value=Decimal("0"), initial=Decimal("0"),
-    )
-    currency = forms.CharField(
-        label=gettext_lazy("Currency"), max_length=3, initial="eur",
-        validators=[currency_validator],
-    )
-    reference = forms.CharField(
-        label=gettext_lazy("Invoice or PO number"), max_length=100,
-    )
-    sales_manager = forms.ModelChoiceField(
-        label=gettext_lazy("Sales manager"), required=False,
-        queryset=get_user_model().objects.none(),
-    )
-    note = forms.CharField(label=gettext_lazy("Note"), required=False, widget=forms.Textarea)
+class OrderInspectView(InspectView):
+    """The order's page: its people by name, the buyer's card one click away."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["offer"].queryset = OfferPage.objects.live().order_by("title")
-        self.fields["sales_manager"].queryset = (
-            get_user_model().objects.filter(coaching_sales_profile__active=True)
-            .order_by("username")
-        )
+    PEOPLE = ("buyer", "sales_manager", "created_by")
 
-    def clean_buyer(self):
-        value = self.cleaned_data["buyer"].strip()
-        users = list(
-            get_user_model().objects.filter(
-                Q(username__iexact=value) | Q(email__iexact=value), is_active=True
-            )[:2]
-        )
-        if not users:
-            raise ValidationError(_("No active account has this username or email address."))
-        if len(users) > 1:
-            raise ValidationError(_("Several accounts match; enter the username instead."))
-        return users[0]
-
-    def clean_offer(self):
-        offer = self.cleaned_data["offer"]
-        if any(not e.live for e in offer.engagements.all()):
-            raise ValidationError(_("An engagement of this offer is not published."))
-        return offer
-
-    def clean_currency(self):
-        return self.cleaned_data["currency"].lower()
+    def get_field_display_value(self, field_name, field=None):
+        if field_name not in self.PEOPLE:
+            return super().get_field_display_value(field_name, field)
+        who = getattr(self.instance, field_name)
+        if who is None:
+            return self.model_admin.get_empty_value_display(field_name)
+        if field_name == "buyer":
+            return client_name(who, ClientCards(self.request.user, [who]), with_email=True)
+        return person(who)
 
 
 class ManualGrantView(WMABaseView):
@@ -187,25 +142,47 @@ class ManualGrantView(WMABaseView):
 
     def post(self, request, *args, **kwargs):
         form = ManualGrantForm(request.POST)
+        # The same form sent again (a double click, a reload): the first grant stands.
+        done = granted_with_key(form.sent_grant_key())
+        if done is not None:
+            messages.info(request, _("This grant was already recorded."))
+            return redirect(self.index_url)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
         data = form.cleaned_data
+        grant = {
+            "actor": request.user, "amount": data["amount"], "currency": data["currency"],
+            "reference": data["reference"], "note": data["note"],
+            "sales_manager": data["sales_manager"], "company": data["company"],
+            "cohort": data["cohort"], "grant_key": data["grant_key"],
+        }
         try:
-            order = grant_offer(
-                data["buyer"], data["offer"], actor=request.user, amount=data["amount"],
-                currency=data["currency"], reference=data["reference"], note=data["note"],
-                sales_manager=data["sales_manager"],
-            )
-        except PaymentError as exc:
+            if data["buyer"] is not None:
+                order = grant_offer(data["buyer"], data["offer"], **grant)
+            else:
+                order = grant_offer_to_new_client(
+                    data["new_client_email"], data["offer"],
+                    first_name=data["new_client_first_name"],
+                    last_name=data["new_client_last_name"], **grant,
+                )
+        except (PaymentError, JourneyError) as exc:
             form.add_error(None, str(exc))
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        messages.success(
-            request,
-            _("%(offer)s granted to %(buyer)s (%(count)d enrollments).") % {
-                "offer": order.offer.title, "buyer": data["buyer"].get_username(),
-                "count": order.grants.count(),
-            },
-        )
+        except IntegrityError:
+            # Sent twice at once: the other submission made the account and the grant.
+            if granted_with_key(data["grant_key"]) is None:
+                raise
+            messages.info(request, _("This grant was already recorded."))
+            return redirect(self.index_url)
+        text = _("%(offer)s granted to %(buyer)s (%(count)d enrollments).") % {
+            "offer": order.offer.title, "buyer": person(order.buyer),
+            "count": order.grants.count(),
+        }
+        if data["buyer"] is None:
+            text += " " + _("An invitation to choose a password is on its way to %(email)s.") % {
+                "email": order.buyer.email,
+            }
+        messages.success(request, text)
         return redirect(self.index_url)
 
 
@@ -247,23 +224,26 @@ class OrderAdmin(MatrixModelAdmin):
     permission_helper_class = OrderPermissionHelper
     button_helper_class = OrderButtonHelper
     index_view_class = OrderIndexView
+    inspect_view_class = OrderInspectView
     index_template_name = TEMPLATES + "orders_index.html"
     list_display = (
-        "created_at", "buyer", "offer", "price_label", "amount_display", "status", "source",
-        "access_state", "sales_manager",
+        "created_at", "buyer_name", "offer", "price_label", "amount_display", "status",
+        "source", "access_state", "company", "sales_manager_name",
     )
     list_filter = (
-        "status", "source", "payment_model", "access_state", "offer", SalesManagerFilter,
-        "created_at",
+        "status", "source", "payment_model", "access_state", "offer", "company",
+        SalesManagerFilter, "created_at",
     )
     search_fields = (
-        "buyer__username", "buyer__email", "reference", "stripe_session_id",
+        "buyer__username", "buyer__email", "buyer__first_name", "buyer__last_name",
+        "reference", "stripe_session_id",
         "stripe_payment_intent_id", "stripe_subscription_id",
     )
     list_export = (
         "public_id", "created_at", "buyer.get_username", "buyer.email", "offer.title",
         "price_label", "payment_model", "amount", "currency", "status", "source",
-        "sales_manager.get_username", "reference", "paid_at", "amount_refunded",
+        "sales_manager.get_username", "company.name", "cohort.name", "reference", "paid_at",
+        "amount_refunded",
         "refunded_at", "installments_paid", "access_state", "access_ends_at",
         "stripe_session_id", "stripe_payment_intent_id", "stripe_subscription_id",
     )
@@ -273,11 +253,14 @@ class OrderAdmin(MatrixModelAdmin):
         "buyer.email": gettext_lazy("Buyer email"),
         "offer.title": gettext_lazy("Offer"),
         "sales_manager.get_username": gettext_lazy("Sales manager"),
+        "company.name": gettext_lazy("Company"),
+        "cohort.name": gettext_lazy("Cohort"),
     }
     export_filename = "orders"
     inspect_view_fields = (
         "public_id", "buyer", "offer", "price_label", "payment_model", "amount", "currency",
-        "status", "source", "reference", "note", "sales_manager", "created_by", "created_at",
+        "status", "source", "company", "cohort", "reference", "note", "sales_manager",
+        "created_by", "created_at",
         "paid_at", "fulfilled_at", "installments_paid", "access_until", "past_due_since",
         "access_state", "access_ends_at", "amount_refunded", "refund_requested_at",
         "refunded_at", "dispute_status", "stripe_session_id", "stripe_payment_intent_id",
@@ -285,7 +268,18 @@ class OrderAdmin(MatrixModelAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("buyer", "offer", "sales_manager")
+        return super().get_queryset(request).select_related(
+            "buyer", "offer", "sales_manager", "company", "cohort"
+        )
+
+    @display(description=gettext_lazy("buyer"), ordering="buyer__last_name")
+    def buyer_name(self, order):
+        link = getattr(order, "buyer_link", None)  # set by the list for the whole page
+        return link if link is not None else client_name(order.buyer, None, with_email=True)
+
+    @display(description=gettext_lazy("sales manager"), ordering="sales_manager__last_name")
+    def sales_manager_name(self, order):
+        return person(order.sales_manager)
 
     def amount_display(self, obj):
         return obj.describe_amount()
@@ -333,13 +327,23 @@ class SalesManagerProfileAdmin(MatrixModelAdmin):
     menu_icon = "link"
     permission_helper_class = ReferralPermissionHelper
     inspect_view_enabled = True
-    list_display = ("user", "referral_code", "active")
+    list_display = ("sales_manager_name", "referral_code", "active")
     list_filter = ("active",)
-    search_fields = ("user__username", "user__email", "referral_code")
-    form_fields_exclude = ("created_at",)
+    search_fields = (
+        "user__username", "user__first_name", "user__last_name", "user__email", "referral_code",
+    )
+    edit_handler = ObjectList(
+        [FieldPanel("user"), FieldPanel("referral_code"), FieldPanel("active")],
+        base_form_class=SalesManagerProfileForm,
+    )
+    inspect_view_fields = ("user", "referral_code", "active", "created_at")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
+
+    @display(description=gettext_lazy("sales manager"), ordering="user__last_name")
+    def sales_manager_name(self, profile):
+        return person(profile.user)
 
 
 class StripeEventPermissionHelper(MatrixPermissionHelper):
@@ -369,4 +373,4 @@ class SalesAdminGroup(GuardedModelAdminGroup):
     menu_label = gettext_lazy("Sales")
     menu_icon = "tag"
     menu_order = 300
-    items = (OrderAdmin, SalesManagerProfileAdmin, StripeEventAdmin)
+    items = (OrderAdmin, EnquiryAdmin, SalesManagerProfileAdmin, StripeEventAdmin)

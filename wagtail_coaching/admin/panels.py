@@ -26,7 +26,7 @@ from ..models import (
 from ..permissions import visible
 from .chart_panels import chart_panels
 from .company_panel import YourCompaniesPanel, shows_company_panel
-from .display import card_url, person
+from .display import ClientCards, card_url, client_name, person
 from .permission import may
 
 # Activities a coach completes with the client (a 1:1 allotment, a group session).
@@ -114,7 +114,8 @@ def group_session_url(session):
 
 def upcoming_sessions(user, now=None, limit=PANEL_LENGTH):
     """The next sessions ``user`` runs: group sessions they lead or co-lead and 1:1
-    sessions they coach, soonest first. Two queries."""
+    sessions they coach, soonest first; each 1:1 client's name opens their card where
+    ``user`` may open it. Three queries."""
     now = now or timezone.now()
     co_led = GroupSession.co_coaches.through.objects.filter(user_id=user.pk).values(
         "groupsession_id"
@@ -132,11 +133,14 @@ def upcoming_sessions(user, now=None, limit=PANEL_LENGTH):
         .select_related("enrollment__client", "enrollment__engagement")
         .order_by("starts_at", "pk")[:limit]
     )
+    ones = list(ones)
+    cards = ClientCards(user, [s.enrollment.client_id for s in ones])
     rows = [
         {
             "kind": "group",
             "title": s.title,
             "with": "",
+            "with_link": "",
             "starts_at": s.starts_at,
             "ends_at": s.ends_at,
             "url": group_session_url(s),
@@ -149,6 +153,8 @@ def upcoming_sessions(user, now=None, limit=PANEL_LENGTH):
             "kind": "one_to_one",
             "title": s.enrollment.engagement.title,
             "with": person(s.enrollment.client),
+            # The name again, linked to the client's card where the viewer may open it.
+            "with_link": client_name(s.enrollment.client, cards),
             "starts_at": s.starts_at,
             "ends_at": s.ends_at,
             "url": reverse("coaching_one_to_one_modeladmin_inspect", args=[s.pk]),

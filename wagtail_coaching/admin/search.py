@@ -1,4 +1,8 @@
-"""The "Clients" area of the Wagtail admin search: it opens the clients list with the query."""
+"""The "Clients" area of the Wagtail admin search: it opens the clients list with the query.
+
+For whoever may not search pages but may list clients (coaches, HR partners, coaching admins
+who edit no pages) it is the sidebar's search and the dashboard's search box
+(``templatetags.coaching_admin_tags``)."""
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +14,8 @@ from .permission import EnrollmentPermissionHelper
 
 class ClientsSearchArea(SearchArea):
     permission_helper = EnrollmentPermissionHelper(Enrollment)
+    # What the dashboard's search box says when it searches clients.
+    placeholder = _("Search clients…")
 
     def is_shown(self, request):
         return self.permission_helper.user_can_list(request.user)

@@ -6,7 +6,7 @@ from django.urls import path
 
 from ..reports import urlpatterns as reports_urlpatterns
 from ..utils.input import guard_urlpatterns
-from . import card, enrolling, group_sessions, one_to_one, rules
+from . import card, enrolling, group_sessions, messages, one_to_one, reassign, rules
 
 app_name = "wagtail_coaching_admin"
 
@@ -22,8 +22,20 @@ urlpatterns = guard_urlpatterns([
     ),
     path("client/<uuid:public_id>/skip/", card.SkipActivityView.as_view(), name="skip_activity"),
     path(
-        "client/<uuid:public_id>/reassign/", card.ReassignCoachView.as_view(),
+        "client/<uuid:public_id>/reassign/", reassign.ReassignCoachView.as_view(),
         name="reassign_coach",
+    ),
+    path(
+        "client/<uuid:public_id>/co-coach/add/", card.AddCoCoachView.as_view(),
+        name="add_co_coach",
+    ),
+    path(
+        "client/<uuid:public_id>/co-coach/remove/", card.RemoveCoCoachView.as_view(),
+        name="remove_co_coach",
+    ),
+    path(
+        "client/<uuid:public_id>/reassign/review/", reassign.ReassignReviewView.as_view(),
+        name="reassign_coach_review",
     ),
     path("client/<uuid:public_id>/pause/", card.PauseView.as_view(), name="pause"),
     path("client/<uuid:public_id>/resume/", card.ResumeView.as_view(), name="resume"),
@@ -34,6 +46,7 @@ urlpatterns = guard_urlpatterns([
     ),
     path("client/<uuid:public_id>/erase/", card.EraseClientView.as_view(), name="erase_client"),
     path("cohort/<int:pk>/enroll/", enrolling.EnrollCohortView.as_view(), name="enroll_cohort"),
+    *messages.urlpatterns,
     *group_sessions.urlpatterns,
     *one_to_one.urlpatterns,
     *rules.urlpatterns,

@@ -40,13 +40,13 @@ BUILTIN_RULES = [
     },
     {
         "key": "session-follow-up",
-        "name": "After a session: summary and next practice",
-        "description": "Opens the client's next practice and points them to the summary.",
+        "name": "After a session: open the next practice",
+        # The coach's after-session message (continuity.follow_up) is the one message a
+        # client gets about a session: this rule sends none of its own.
+        "description": "Opens the client's next practice. The coach's own after-session "
+                       "message carries the summary.",
         "trigger": "session_attended",
-        "actions": [
-            {"type": "unlock_next", "value": {"kind": "practice"}},
-            _notify("client", "session_follow_up", "both"),
-        ],
+        "actions": [{"type": "unlock_next", "value": {"kind": "practice"}}],
     },
     {
         "key": "at-risk",

@@ -174,6 +174,19 @@ def _coaches(enrollment_ids):
     }
 
 
+def _co_coaches(enrollment_ids):
+    """{enrollment id: [co-coach ids]}: what the client's coach is told, their co-coaches
+    are told too."""
+    from ..models import CO_COACH_ROLE, CoachAssignment
+
+    grouped = {}
+    for enrollment_id, coach_id in CoachAssignment.objects.filter(
+        enrollment_id__in=enrollment_ids, role=CO_COACH_ROLE, ended_at__isnull=True
+    ).values_list("enrollment_id", "coach_id").order_by("started_at", "pk"):
+        grouped.setdefault(enrollment_id, []).append(coach_id)
+    return grouped
+
+
 def notify(rule, index, value, hits, enrollments, now):
     template = value.get("template") or CUSTOM
     channels = {"email": ["email"], "in_app": ["in_app"], "both": ["email", "in_app"]}[
@@ -181,6 +194,7 @@ def notify(rule, index, value, hits, enrollments, now):
     ]
     recipient = value.get("recipient") or "client"
     coaches = _coaches([h.enrollment_id for h in hits])
+    co_coaches = _co_coaches([h.enrollment_id for h in hits]) if recipient == "coach" else {}
     admins = list(users_with_role(ROLE_ADMIN)) if recipient == "admins" else []
     messages = []
     for hit in hits:
@@ -191,6 +205,7 @@ def notify(rule, index, value, hits, enrollments, now):
             people = [hit.recipient_id or enrollment.client_id]
         elif recipient == "coach":
             people = [coach.pk] if coach else []
+            people += [pk for pk in co_coaches.get(hit.enrollment_id, []) if pk not in people]
         else:
             people = [a.pk for a in admins]
         payload = {**context, "rule": rule.pk}

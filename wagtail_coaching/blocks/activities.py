@@ -91,12 +91,45 @@ class FormBlock(BaseActivityBlock):
         label = _("Form / intake")
 
 
+# How often a practice is done, and the defaults of a practice stored before it had a target.
+PRACTICE_CADENCES = [("once", _("Once")), ("daily", _("Daily")), ("weekly", _("Weekly"))]
+DEFAULT_TIMES_PER_WEEK = 1
+DEFAULT_PRACTICE_WEEKS = 1
+
+
 class PracticeBlock(BaseActivityBlock):
+    """Something the client does, once or again and again.
+
+    A daily or weekly practice is logged each time the client does it, and the step is done
+    when its target is met: ``weeks`` weeks at its cadence (daily for 2 weeks: 14 days
+    practised; 3 times a week for 4 weeks: 12). ``journeys.practices`` reads these fields;
+    a practice stored without them counts as once a week, for one week.
+    """
+
     instructions = blocks.RichTextBlock(label=_("Instructions"))
     cadence = blocks.ChoiceBlock(
-        choices=[("once", _("Once")), ("daily", _("Daily")), ("weekly", _("Weekly"))],
+        choices=PRACTICE_CADENCES,
         default="once",
         label=_("Cadence"),
+    )
+    times_per_week = blocks.IntegerBlock(
+        required=False,
+        min_value=1,
+        max_value=6,
+        default=DEFAULT_TIMES_PER_WEEK,
+        label=_("Days a week"),
+        help_text=_("For a weekly practice: on how many days of each week (e.g. 3)."),
+    )
+    weeks = blocks.IntegerBlock(
+        required=False,
+        min_value=1,
+        max_value=52,
+        default=DEFAULT_PRACTICE_WEEKS,
+        label=_("For how many weeks"),
+        help_text=_(
+            "A daily or weekly practice is done once the client has kept it up this many "
+            "weeks' worth: daily for 2 weeks is 14 days practised."
+        ),
     )
 
     class Meta:

@@ -25,7 +25,8 @@ def message_template_choices():
 
 class UnlockActivityBlock(blocks.StructBlock):
     activity_block_id = blocks.CharBlock(
-        max_length=64, label=_("Activity"), help_text=_("The program activity to open (block id).")
+        max_length=64, label=_("Activity"),
+        help_text=_("The step of the engagement's published program to open."),
     )
 
     class Meta:
@@ -50,7 +51,8 @@ class AddActivityBlock(blocks.StructBlock):
     activity = ActivityStreamBlock(min_num=1, max_num=1, label=_("Activity"))
     stage_block_id = blocks.CharBlock(
         max_length=64, required=False, label=_("In stage"),
-        help_text=_("Block id of the stage; empty: at the end of the journey."),
+        help_text=_("A stage of the engagement's published program; empty: at the end of "
+                    "the journey."),
     )
 
     class Meta:

@@ -3,11 +3,13 @@ or least-loaded, with history, hand-offs between stage roles, and capacity that 
 concurrency."""
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..conf import coaching_settings
 from ..models import (
+    CO_COACH_ROLE,
     OPEN_STATUSES,
     AssignmentMethod,
     CoachAssignment,
@@ -19,8 +21,10 @@ from ..models import (
     TeamMembership,
 )
 from ..notifications.outbox import queue_notifications
+from ..permissions import ROLE_ADMIN, users_with_role
 from . import notices
 from .errors import CoachUnavailable, EnrollmentNotOpen, NoCoachAvailable
+from .program import program_stages
 
 MAIN_ROLE = "coach"
 
@@ -131,6 +135,7 @@ def assign_coach(
             method=policy if coach is None else method or AssignmentMethod.MANUAL,
             assigned_by=actor, started_at=now,
         )
+        end_co_coaching(enrollment, chosen, actor=actor, now=now)
         JourneyEvent.objects.create(
             enrollment=enrollment, kind=EventKind.COACH_ASSIGNED, actor=actor, at=now,
             data={
@@ -141,6 +146,21 @@ def assign_coach(
         )
         queue_notifications(notices.coach_assigned(assignment, previous, engagement.title))
     return assignment
+
+
+def end_co_coaching(enrollment, coach_id, *, actor=None, now=None):
+    """A co-coach who becomes one of the client's coaches in a role (reassigned to them, or
+    handed a stage) is no longer their co-coach: one assignment per person and client."""
+    now = now or timezone.now()
+    ended = CoachAssignment.objects.filter(
+        enrollment=enrollment, coach_id=coach_id, role=CO_COACH_ROLE, ended_at__isnull=True
+    ).update(ended_at=now)
+    if ended:
+        JourneyEvent.objects.create(
+            enrollment=enrollment, kind=EventKind.CO_COACH_REMOVED, actor=actor, at=now,
+            data={"coach": coach_id, "stage": ""},
+        )
+    return bool(ended)
 
 
 def assign_on_enrollment(enrollments, *, actor=None, now=None):
@@ -161,29 +181,47 @@ def hand_off_for_stages(enrollment, stage_roles, opened_rows, *, actor=None, now
     """When a client reaches a stage led by another role, assign a coach in that role.
 
     ``stage_roles`` maps stage block ids to their lead role (stages without one are
-    absent). Both the client's coach and the new coach are told.
+    absent). However the stage opened (a completed step, the unlock job, a coach opening a
+    step by hand, enrollment, a program update), each stage is handed off once: a stage
+    whose role already has a coach (or that has a co-coach of its own) is left alone.
+
+    Round-robin and least-loaded engagements pick by their policy; a client's-choice
+    engagement picks the least-loaded coach of the role (the client chose their own coach;
+    specialists are matched by load). Manual engagements, and any engagement whose role has
+    nobody with room, tell the coaching admins that the stage needs a coach. Both the
+    client's coach and the new coach are told of a hand-off.
     """
     done = []
-    if enrollment.engagement.assignment_policy not in (
+    policy = enrollment.engagement.assignment_policy
+    method = policy if policy in (
         AssignmentMethod.ROUND_ROBIN, AssignmentMethod.LEAST_LOADED
-    ):
-        return done  # the team assigns by hand; the clients list shows who is waiting
+    ) else AssignmentMethod.LEAST_LOADED
     for stage_block_id in dict.fromkeys(r.stage_block_id for r in opened_rows):
         role = stage_roles.get(stage_block_id)
         if not role or role == MAIN_ROLE:
             continue
-        current = CoachAssignment.objects.filter(
-            enrollment=enrollment, role=role, ended_at__isnull=True
-        ).first()
-        if current is not None:
-            continue
-        try:
-            assignment = assign_coach(
-                enrollment, role=role, actor=actor, stage_block_id=stage_block_id, now=now
-            )
-        except NoCoachAvailable:
-            continue
-        if assignment is not None:
+        with transaction.atomic():
+            # Under the enrollment's lock, so two paths opening the same stage at once
+            # hand it off once.
+            Enrollment.objects.select_for_update(of=("self",)).filter(pk=enrollment.pk).first()
+            # The role's coach, or a co-coach added for this very stage, already leads it.
+            if CoachAssignment.objects.filter(
+                Q(role=role) | Q(role=CO_COACH_ROLE, stage_block_id=stage_block_id),
+                enrollment=enrollment, ended_at__isnull=True,
+            ).exists():
+                continue
+            assignment = None
+            if policy != AssignmentMethod.MANUAL:
+                try:
+                    assignment = assign_coach(
+                        enrollment, role=role, method=method, actor=actor,
+                        stage_block_id=stage_block_id, now=now,
+                    )
+                except NoCoachAvailable:
+                    assignment = None
+            if assignment is None:
+                report_stage_needs_coach(enrollment, stage_block_id, role, actor=actor, now=now)
+                continue
             done.append(assignment)
             JourneyEvent.objects.create(
                 enrollment=enrollment, kind=EventKind.COACH_HANDOFF, actor=actor,
@@ -197,6 +235,28 @@ def hand_off_for_stages(enrollment, stage_roles, opened_rows, *, actor=None, now
     return done
 
 
+def report_stage_needs_coach(enrollment, stage_block_id, role, *, actor=None, now=None):
+    """A client reached a stage led by ``role`` and nobody in that role coaches them: the
+    timeline says so and the coaching admins are told, once per client and stage."""
+    if JourneyEvent.objects.filter(
+        enrollment=enrollment, kind=EventKind.STAGE_NEEDS_COACH, data__stage=stage_block_id
+    ).exists():
+        return False
+    now = now or timezone.now()
+    stage = program_stages(enrollment.engagement.program).get(stage_block_id)
+    stage_title = stage.title if stage else ""
+    role_label = str(coaching_settings.TEAM_ROLES.get(role, role))
+    JourneyEvent.objects.create(
+        enrollment=enrollment, kind=EventKind.STAGE_NEEDS_COACH, actor=actor, at=now,
+        data={"stage": stage_block_id, "role": role, "stage_title": stage_title},
+    )
+    admin_ids = list(users_with_role(ROLE_ADMIN).values_list("pk", flat=True))
+    queue_notifications(
+        notices.stage_needs_coach(enrollment, stage_block_id, stage_title, role_label, admin_ids)
+    )
+    return True
+
+
 def coaches_of(enrollment_ids):
     """Current coaches per enrollment id: {enrollment_id: [CoachAssignment, ...]}."""
     grouped = {}
@@ -204,4 +264,13 @@ def coaches_of(enrollment_ids):
         enrollment_id__in=enrollment_ids, ended_at__isnull=True
     ).select_related("coach"):
         grouped.setdefault(assignment.enrollment_id, []).append(assignment)
-    return grouped
+    return {pk: coaches_in_order(rows) for pk, rows in grouped.items()}
+
+
+def coaches_in_order(assignments):
+    """Assignments as the client and the team read them: the main coach first, then the
+    coaches of stages led by another role, then co-coaches; the earliest first in each."""
+    def rank(a):
+        return (0 if a.role == MAIN_ROLE else 2 if a.role == CO_COACH_ROLE else 1,
+                a.started_at, a.pk)
+    return sorted(assignments, key=rank)

@@ -1,11 +1,15 @@
-"""What the team does around a client's journey: pause and resume, notes, consent."""
+"""What the team does around a client's journey: pause and resume, notes, consent, and
+ending it when the client's data is erased."""
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import (
+    OPEN_STATUSES,
+    Company,
     Consent,
+    ConsentPurpose,
     Enrollment,
     EnrollmentStatus,
     EventKind,
@@ -55,8 +59,35 @@ def resume_enrollment(enrollment, *, actor=None, now=None):
     return enrollment
 
 
-def add_note(enrollment, *, author, body, visibility=NoteVisibility.COACH, now=None):
-    """Write a session note on a client's enrollment. Returns the note."""
+def end_for_erasure(client):
+    """End the journeys of a client whose data is being erased (``portability.erase_client``).
+
+    Their open enrollments (active or paused) take the status "Ended (data erased)": no
+    longer active, never at risk, and nothing acts on them any more (unlocks, rules, access
+    changes), while what happened before them still counts in reports. Completed and
+    cancelled enrollments stay as they are; every enrollment of the client loses its at-risk
+    flag. Returns ``{enrollment id: the status it had}`` for those it ended; running it again
+    ends nothing.
+    """
+    with transaction.atomic():
+        ended = dict(
+            Enrollment.objects.select_for_update()
+            .filter(client=client, status__in=OPEN_STATUSES)
+            .values_list("pk", "status")
+        )
+        Enrollment.objects.filter(pk__in=list(ended)).update(status=EnrollmentStatus.ERASED)
+        Enrollment.objects.filter(client=client, at_risk_since__isnull=False).update(
+            at_risk_since=None, at_risk_reason=""
+        )
+    return ended
+
+
+def add_note(
+    enrollment, *, author, body, visibility=NoteVisibility.COACH, now=None,
+    coaching_session=None, group_session=None,
+):
+    """Write a session note on a client's enrollment, about one session if given. Returns
+    the note."""
     body = (body or "").strip()
     if not body:
         raise JourneyError(_("A note cannot be empty."))
@@ -65,7 +96,8 @@ def add_note(enrollment, *, author, body, visibility=NoteVisibility.COACH, now=N
     now = now or timezone.now()
     with transaction.atomic():
         note = SessionNote.objects.create(
-            enrollment=enrollment, author=author, body=body, visibility=visibility
+            enrollment=enrollment, author=author, body=body, visibility=visibility,
+            coaching_session=coaching_session, group_session=group_session,
         )
         # The timeline says that a note exists and who may read it, never what it says.
         JourneyEvent.objects.create(
@@ -76,9 +108,12 @@ def add_note(enrollment, *, author, body, visibility=NoteVisibility.COACH, now=N
 
 
 def set_consent(client, purpose, granted, *, now=None):
-    """Record the client's current consent for ``purpose`` and note it in their timelines."""
+    """Record the client's current consent for ``purpose`` and note it in their timelines
+    (a choice that changes nothing is not noted again)."""
     now = now or timezone.now()
     with transaction.atomic():
+        if Consent.objects.filter(client=client, purpose=purpose, granted=granted).exists():
+            return
         Consent.objects.update_or_create(
             client=client, purpose=purpose, defaults={"granted": granted, "at": now}
         )
@@ -89,3 +124,28 @@ def set_consent(client, purpose, granted, *, now=None):
             )
             for e in Enrollment.objects.filter(client=client)
         )
+
+
+def employer_sponsors(client):
+    """The names of the companies that sponsor ``client``'s coaching (the companies of their
+    enrollments), whose HR partners see attendance and progress if the client shares them.
+    Empty: nobody to share with, so the client is never asked. One query."""
+    return sorted(set(
+        Company.objects.filter(enrollments__client=client).values_list("name", flat=True)
+    ))
+
+
+def sharing_choice(client):
+    """The client's consent to share attendance and progress with their employer, or None
+    while they have not chosen."""
+    return Consent.objects.filter(client=client, purpose=ConsentPurpose.SHARE_PROGRESS).first()
+
+
+def sponsors_to_ask_on_form(client):
+    """The sponsors a form asks about sharing (an optional box of its own, apart from the
+    form's own consent): the client's sponsors while they have not chosen yet, else none
+    (the privacy page is where a choice changes). Two queries at most."""
+    sponsors = employer_sponsors(client)
+    if not sponsors or sharing_choice(client) is not None:
+        return []
+    return sponsors

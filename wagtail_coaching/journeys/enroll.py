@@ -18,7 +18,15 @@ from ..models import (
 from .assignment import assign_on_enrollment
 from .engine import open_due, unlock_time
 from .errors import AlreadyEnrolled, EngagementFull, EngagementNotAvailable
-from .program import flatten_program, live_engagement
+from .program import flatten_program, live_engagement, stage_lead_roles
+from .progress import hand_off_opened
+from .set_based import insert_events, insert_program_rows, set_based
+
+# What a new journey's rows take from the template made for the call.
+COPIED_FIELDS = (
+    "kind", "title", "stage_block_id", "stage_title", "stage_position", "position",
+    "unlock_rule", "unlock_days", "unlock_date", "state", "unlock_at", "unlocked_at",
+)
 
 # Clients per insert round; with a 40-activity program that is 10,000 rows per statement.
 CLIENTS_PER_ROUND = 250
@@ -72,6 +80,10 @@ def enroll_many(
         company = cohort.company
     cohort_start = cohort.start_date if cohort is not None else None
     client_ids = list(dict.fromkeys(getattr(c, "pk", c) for c in clients))
+    # Every client of one call starts the same journey: same start, cohort and program.
+    template = program_rows(
+        Enrollment(starts_at=starts_at, status=EnrollmentStatus.ACTIVE), specs, now, cohort_start
+    )
 
     created = []
     with transaction.atomic():
@@ -85,13 +97,29 @@ def enroll_many(
         for start in range(0, len(new_ids), CLIENTS_PER_ROUND):
             created.extend(
                 _enroll_round(
-                    new_ids[start : start + CLIENTS_PER_ROUND], engagement, specs, source,
-                    actor, company, cohort, cohort_start, starts_at, ends_at, now,
+                    new_ids[start : start + CLIENTS_PER_ROUND], engagement, template, source,
+                    actor, company, cohort, starts_at, ends_at, now,
                 )
             )
         if engagement.team_id is not None:
             assign_on_enrollment(created, actor=actor, now=now)
+            hand_off_on_enrollment(created, engagement, actor=actor, now=now)
     return created, sorted(existing)
+
+
+def hand_off_on_enrollment(enrollments, engagement, *, actor=None, now=None):
+    """A program whose first open steps are in a stage led by another role hands the new
+    clients off at once, as reaching that stage later would. One query when it does."""
+    if not enrollments or not stage_lead_roles(engagement.program):
+        return
+    opened = {}
+    for row in ClientActivity.objects.filter(
+        enrollment__in=enrollments, state=ActivityState.AVAILABLE
+    ).only("id", "enrollment_id", "stage_block_id"):
+        opened.setdefault(row.enrollment_id, []).append(row)
+    for enrollment in enrollments:
+        enrollment.engagement = engagement
+    hand_off_opened(opened, enrollments, actor=actor, now=now)
 
 
 def _check_capacity(engagement, adding):
@@ -108,8 +136,7 @@ def _check_capacity(engagement, adding):
 
 
 def _enroll_round(
-    client_ids, engagement, specs, source, actor, company, cohort, cohort_start, starts_at,
-    ends_at, now,
+    client_ids, engagement, template, source, actor, company, cohort, starts_at, ends_at, now,
 ):
     enrollments = Enrollment.objects.bulk_create(
         [
@@ -121,15 +148,24 @@ def _enroll_round(
             for cid in client_ids
         ]
     )
-    rows = []
-    for enrollment in enrollments:
-        rows.extend(program_rows(enrollment, specs, now, cohort_start))
+    event_data = {"source": source, "revision": engagement.live_revision_id}
+    if set_based():
+        ids = [e.pk for e in enrollments]
+        insert_program_rows(ids, template, timezone.now())
+        insert_events(ids, EventKind.ENROLLED, now, event_data, getattr(actor, "pk", actor))
+        return enrollments
+    rows = [
+        ClientActivity(enrollment=enrollment, block_id=row.block_id, **{
+            f: getattr(row, f) for f in COPIED_FIELDS
+        })
+        for enrollment in enrollments for row in template
+    ]
     ClientActivity.objects.bulk_create(rows, batch_size=5000)
     JourneyEvent.objects.bulk_create(
         [
             JourneyEvent(
                 enrollment=e, kind=EventKind.ENROLLED, actor=actor, at=now,
-                data={"source": source, "revision": engagement.live_revision_id},
+                data=event_data,
             )
             for e in enrollments
         ]
@@ -158,9 +194,10 @@ def enroll_cohort(cohort, *, actor=None, now=None):
     """Enroll every member of a cohort in its engagement; members already enrolled stay as
     they are, so running it again (after adding members) enrolls only the new ones.
 
-    Returns ``(created, already_enrolled_client_ids)``.
+    Members whose account is closed (deactivated, or a client whose data was erased) are
+    left out. Returns ``(created, already_enrolled_client_ids)``.
     """
-    members = list(cohort.members.values_list("pk", flat=True))
+    members = list(cohort.members.filter(is_active=True).values_list("pk", flat=True))
     return enroll_many(
         members, cohort.engagement_id, source=EnrollmentSource.COHORT, actor=actor,
         cohort=cohort, company=cohort.company, now=now,

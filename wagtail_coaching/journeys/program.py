@@ -125,6 +125,19 @@ def stage_lead_roles(program):
     }
 
 
+def activity_values(program, kind):
+    """{block id: stored value} of the program's activities of type ``kind``, read from the
+    stored JSON (no block's ``to_python`` runs)."""
+    values = {}
+    for stage in program.raw_data:
+        if stage.get("type") != "stage":
+            continue
+        for activity in (stage.get("value") or {}).get("activities") or []:
+            if activity.get("type") == kind and activity.get("id"):
+                values[activity["id"]] = activity.get("value") or {}
+    return values
+
+
 def activity_block(activity):
     """(block, value) for a client's activity: from the live program, or the row's own value.
 

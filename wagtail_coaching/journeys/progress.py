@@ -24,12 +24,13 @@ from ..models import (
     EventKind,
     JourneyEvent,
 )
-from ..notifications.outbox import queue_notifications
+from ..notifications.outbox import queue_notifications, queue_selected
 from . import notices
 from .assignment import hand_off_for_stages
 from .engine import journey_order, open_due, unlock_time
 from .errors import ActivityNotAvailable, EnrollmentNotOpen, InvalidActivity
 from .program import program_stages, stage_lead_roles
+from .set_based import set_based, unlock_batch
 
 
 def lock_enrollment(enrollment_id):
@@ -47,7 +48,7 @@ def lock_enrollment(enrollment_id):
     )
 
 
-def _locked(activity):
+def lock_activity(activity):
     """Re-read the activity and its enrollment under row locks, the enrollment first."""
     enrollment = lock_enrollment(activity.enrollment_id)
     activity = ClientActivity.objects.select_for_update().get(pk=activity.pk)
@@ -74,7 +75,7 @@ def complete_activity(
     (``even_if_locked``: a fact such as attending a session completes a locked step too)."""
     now = now or timezone.now()
     with transaction.atomic():
-        activity = _locked(activity)
+        activity = lock_activity(activity)
         _require_active(activity.enrollment)
         allowed_states = (ActivityState.AVAILABLE, ActivityState.LOCKED) if even_if_locked \
             else (ActivityState.AVAILABLE,)
@@ -102,7 +103,7 @@ def skip_activity(activity, *, actor=None, now=None):
     """A coach skips a locked or open activity; what follows it may then open."""
     now = now or timezone.now()
     with transaction.atomic():
-        activity = _locked(activity)
+        activity = lock_activity(activity)
         _require_open(activity.enrollment)
         if activity.state not in (ActivityState.LOCKED, ActivityState.AVAILABLE):
             raise ActivityNotAvailable(_("Only a locked or open step can be skipped."))
@@ -120,7 +121,7 @@ def unlock_activity(activity, *, actor=None, now=None):
     """A coach opens a locked activity now, whatever its rule."""
     now = now or timezone.now()
     with transaction.atomic():
-        activity = _locked(activity)
+        activity = lock_activity(activity)
         _require_open(activity.enrollment)
         if activity.state != ActivityState.LOCKED:
             raise ActivityNotAvailable(_("This step is not locked."))
@@ -135,6 +136,8 @@ def unlock_activity(activity, *, actor=None, now=None):
         queue_notifications(
             [notices.step_open(activity, enrollment.engagement.title, enrollment.client_id)]
         )
+        # Opening a step by hand reaches its stage as surely as any rule does.
+        hand_off_opened({enrollment.pk: [activity]}, [enrollment], actor=actor, now=now)
     return activity
 
 
@@ -146,8 +149,9 @@ def advance(enrollment, *, actor=None, now=None):
         return _advance(lock_enrollment(enrollment.pk), actor, now)
 
 
-def _advance(enrollment, actor, now):
-    """advance() for a caller that holds the enrollment's lock."""
+def _advance(enrollment, actor, now, quiet=()):
+    """advance() for a caller that holds the enrollment's lock. Rows whose pk is in
+    ``quiet`` open without a "step open" message (their caller tells the client itself)."""
     # Locking the rows makes the unlock job (which claims rows, not enrollments) wait or skip.
     rows = journey_order(enrollment.activities.select_for_update())
     opened = open_due(rows, now, enrollment.status == EnrollmentStatus.ACTIVE)
@@ -164,7 +168,7 @@ def _advance(enrollment, actor, now):
         if actor is None or actor.pk != enrollment.client_id:
             queue_notifications(
                 notices.step_open(row, enrollment.engagement.title, enrollment.client_id)
-                for row in opened
+                for row in opened if row.pk not in quiet
             )
         hand_off_opened({enrollment.pk: opened}, [enrollment], actor=actor, now=now)
     remaining = [r for r in rows if r.state not in DONE_STATES + (ActivityState.REMOVED,)]
@@ -179,12 +183,15 @@ def _advance(enrollment, actor, now):
 
 
 def add_extra_activity(
-    enrollment, kind, value, *, actor=None, stage_block_id="", unlock=None, now=None
+    enrollment, kind, value, *, actor=None, stage_block_id="", unlock=None, now=None,
+    announce=True,
 ):
     """Add an activity to one client's journey, at the end of a stage (or of the journey).
 
     ``value`` is the raw value of the activity block of type ``kind``; it is validated by the
     block itself and InvalidActivity carries the errors. The row survives every program sync.
+    ``announce=False``: if it opens now, the caller tells the client about it in its own
+    message (no "step open" message); opening later, on its date, is announced as usual.
     """
     now = now or timezone.now()
     block = ACTIVITY_BLOCKS.get(kind)
@@ -236,7 +243,7 @@ def add_extra_activity(
             enrollment=enrollment, activity=row, kind=EventKind.EXTRA_ADDED, actor=actor, at=now,
             data={"kind": kind, "title": row.title},
         )
-        _advance(enrollment, actor, now)
+        _advance(enrollment, actor, now, quiet=() if announce else (row.pk,))
     row.refresh_from_db()
     return row
 
@@ -307,48 +314,75 @@ def unlock_due_activities(now=None, batch_size=None):
                     return total
                 after = None
                 continue
-            due = list(
-                due_rows.filter(enrollment_id__in={h[0] for h in heads})
-                # Just what the events and messages need: loading each row's engagement
-                # page would cost more than the rest of the batch.
-                .annotate(
-                    client_id=F("enrollment__client_id"),
-                    engagement_title=F("enrollment__engagement__title"),
-                    team_id=F("enrollment__engagement__team_id"),
-                )
-                .only(
-                    "id", "public_id", "enrollment_id", "title", "unlock_rule", "stage_block_id"
-                )
-                .order_by("enrollment_id", "unlock_at", "id")[:batch_size]
-            )
-            if not due:  # cannot happen: the heads are due, and locked by this run
+            if set_based():
+                claimed, last_enrollment_id = _open_batch_in_sql(heads, now, batch_size)
+            else:
+                claimed, last_enrollment_id = _open_batch(heads, due_rows, now, batch_size)
+            if not claimed:  # cannot happen: the heads are due, and locked by this run
                 return total
-            after = _last_done(heads, due, batch_size, after)
-            ClientActivity.objects.filter(
-                id__in=[r.id for r in due], state=ActivityState.LOCKED
-            ).update(state=ActivityState.AVAILABLE, unlocked_at=now, updated_at=now)
-            JourneyEvent.objects.bulk_create(
-                JourneyEvent(
-                    enrollment_id=r.enrollment_id, activity_id=r.id, kind=EventKind.UNLOCKED,
-                    at=now, data={"rule": r.unlock_rule},
-                )
-                for r in due
-            )
-            queue_notifications(
-                notices.step_open(r, r.engagement_title, r.client_id) for r in due
-            )
-            # Hand-offs concern only engagements run by a team: one query for those.
-            by_enrollment = {}
-            for r in due:
-                if r.team_id is not None:
-                    by_enrollment.setdefault(r.enrollment_id, []).append(r)
-            if by_enrollment:
-                hand_off_opened(
-                    by_enrollment,
-                    Enrollment.objects.filter(pk__in=by_enrollment).select_related("engagement"),
-                    now=now,
-                )
-            total += len(due)
+            after = _last_done(heads, claimed, last_enrollment_id, batch_size, after)
+            total += claimed
+
+
+def _open_batch(heads, due_rows, now, batch_size):
+    """Open the due rows of the heads' journeys (the Python engine). Returns the number of
+    rows claimed and the last journey they belong to."""
+    due = list(
+        due_rows.filter(enrollment_id__in={h[0] for h in heads})
+        # Just what the events and messages need: loading each row's engagement
+        # page would cost more than the rest of the batch.
+        .annotate(
+            client_id=F("enrollment__client_id"),
+            engagement_title=F("enrollment__engagement__title"),
+            team_id=F("enrollment__engagement__team_id"),
+        )
+        .only("id", "public_id", "enrollment_id", "title", "unlock_rule", "stage_block_id")
+        .order_by("enrollment_id", "unlock_at", "id")[:batch_size]
+    )
+    if not due:
+        return 0, None
+    ClientActivity.objects.filter(
+        id__in=[r.id for r in due], state=ActivityState.LOCKED
+    ).update(state=ActivityState.AVAILABLE, unlocked_at=now, updated_at=now)
+    JourneyEvent.objects.bulk_create(
+        JourneyEvent(
+            enrollment_id=r.enrollment_id, activity_id=r.id, kind=EventKind.UNLOCKED,
+            at=now, data={"rule": r.unlock_rule},
+        )
+        for r in due
+    )
+    queue_notifications(notices.step_open(r, r.engagement_title, r.client_id) for r in due)
+    _hand_off_due([r for r in due if r.team_id is not None], now)
+    return len(due), due[-1].enrollment_id
+
+
+def _open_batch_in_sql(heads, now, batch_size):
+    """``_open_batch`` as set-based SQL: one statement claims, opens and records the rows,
+    one more queues their messages."""
+    opened, claimed, last_enrollment_id = unlock_batch({h[0] for h in heads}, now, batch_size)
+    if opened:
+        queue_selected(*notices.step_open_select([row[0] for row in opened]))
+    _hand_off_due(
+        [
+            ClientActivity(id=pk, enrollment_id=enrollment_id, stage_block_id=stage)
+            for pk, enrollment_id, stage, team_id in opened if team_id is not None
+        ],
+        now,
+    )
+    return claimed, last_enrollment_id
+
+
+def _hand_off_due(rows, now):
+    """Hand-offs concern only engagements run by a team: one query for those."""
+    by_enrollment = {}
+    for r in rows:
+        by_enrollment.setdefault(r.enrollment_id, []).append(r)
+    if by_enrollment:
+        hand_off_opened(
+            by_enrollment,
+            Enrollment.objects.filter(pk__in=by_enrollment).select_related("engagement"),
+            now=now,
+        )
 
 
 class Row(Func):
@@ -359,13 +393,14 @@ class Row(Func):
     output_field = Field()
 
 
-def _last_done(heads, due, batch_size, after):
+def _last_done(heads, claimed, last_enrollment_id, batch_size, after):
     """The last of ``heads`` (in due order) up to which every journey has all its due rows
-    in ``due``; ``after`` if the first head's journey did not fit in the batch."""
-    if len(due) < batch_size:
+    in the batch (``claimed`` rows, the last of journey ``last_enrollment_id``); ``after``
+    if the first head's journey did not fit in the batch."""
+    if claimed < batch_size:
         done = {h[0] for h in heads}
     else:  # the batch may have stopped inside its last journey, and before later ones
-        done = {h[0] for h in heads if h[0] < due[-1].enrollment_id}
+        done = {h[0] for h in heads if h[0] < last_enrollment_id}
     for enrollment_id, unlock_at, row_id in heads:
         if enrollment_id not in done:
             break

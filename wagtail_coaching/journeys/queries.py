@@ -20,6 +20,7 @@ from ..models import (
     ClientActivity,
     CoachingSession,
     CoachingSessionStatus,
+    CoachProfile,
     Enrollment,
     JourneyEvent,
     Registration,
@@ -27,6 +28,7 @@ from ..models import (
     SessionStatus,
 )
 from ..utils.people import display_name
+from .practices import COUNTED_STATES, attach_practices
 
 VISIBLE_STATES = (
     ActivityState.LOCKED, ActivityState.AVAILABLE, ActivityState.COMPLETED, ActivityState.SKIPPED,
@@ -63,6 +65,9 @@ class JourneySummary:
     coaches: list = field(default_factory=list)
     progress_chart: object = None  # charts.Chart: steps done per stage
     checkin_chart: object = None  # charts.Chart: check-in scores (journeys with check-ins)
+    # practices.PracticeAdherence: the practices that repeat, each step's also set on the
+    # step as ``practice`` (``attach_practices``).
+    practices: object = None
 
     @property
     def can_choose_coach(self):
@@ -122,6 +127,7 @@ class Step:
     value: object  # an extra step's own block value (program steps read the program)
     enrollment: object = None  # set where a step's program block is read
     allotment: object = None  # a 1:1 step's sessions used and left
+    practice: object = None  # a repeating practice's streak and days (practices.py)
 
     FIELDS = (
         "pk", "public_id", "enrollment_id", "kind", "title", "stage_block_id", "stage_title",
@@ -166,9 +172,22 @@ def open_stage_from_query(outline, value):
         outline.stages[number - 1].asked_for = True
 
 
+def _add_practices(journeys):
+    """Each journey's practices that repeat (streaks, days, adherence), in constant queries
+    for all of them (``practices.adherence``)."""
+    rows = [row for journey in journeys for stage in journey.stages for row in stage.activities]
+    if not any(row.kind == "practice" and row.state in COUNTED_STATES for row in rows):
+        return
+    figures = attach_practices(rows, [journey.enrollment.pk for journey in journeys])
+    for journey in journeys:
+        journey.practices = figures[journey.enrollment.pk]
+
+
 def enrollment_outline(enrollment):
     """Stages and activities of one enrollment, as its client sees them."""
-    return _summarise(enrollment, _rows_for([enrollment.pk])[enrollment.pk])
+    outline = _summarise(enrollment, _rows_for([enrollment.pk])[enrollment.pk])
+    _add_practices([outline])
+    return outline
 
 
 ENROLLMENT_FIELDS = tuple(f.name for f in Enrollment._meta.concrete_fields)
@@ -283,6 +302,7 @@ def client_dashboard(user):
     by_pk = {e.pk: e for e in enrollments}
     rows = _steps_for(list(by_pk))
     journeys = [_summarise(e, rows[e.pk]) for e in enrollments]
+    _add_practices(journeys)
     coaches = coaches_of([e.pk for e in enrollments]) if enrollments else {}
     for journey in journeys:
         journey.coaches = coaches.get(journey.enrollment.pk, [])
@@ -309,3 +329,22 @@ def is_first_visit(user, journeys, today=None):
         return False
     starts = [journey.enrollment.created_at for journey in journeys] or [user.date_joined]
     return all(timezone.localdate(start) >= today for start in starts)
+
+
+# The size of a coach's photo where clients meet them (dashboard, choosing a coach).
+COACH_PHOTO = "fill-96x96"
+
+
+def coach_profiles(user_ids):
+    """The coach profiles of ``user_ids`` (photo, bio, specialties, languages), in the
+    order given, for clients to meet their coaches: two queries at most (the photos'
+    renditions are read with them)."""
+    if not user_ids:
+        return []
+    profiles = {
+        p.user_id: p
+        for p in CoachProfile.objects.filter(user_id__in=user_ids)
+        .select_related("user", "photo")
+        .prefetch_related("photo__renditions")
+    }
+    return [profiles[pk] for pk in dict.fromkeys(user_ids) if pk in profiles]

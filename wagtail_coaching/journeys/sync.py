@@ -16,11 +16,13 @@ from ..models import (
     EventKind,
     JourneyEvent,
 )
-from ..notifications.outbox import queue_notifications
+from ..notifications.outbox import queue_notifications, queue_selected
 from . import notices
 from .bulk import update_rows
 from .engine import TIME_RULES, journey_order, open_due, unlock_time
-from .program import flatten_program, live_engagement, program_stages
+from .program import flatten_program, live_engagement, program_stages, stage_lead_roles
+from .progress import hand_off_opened
+from .set_based import apply_sync_plan, lock_rows, set_based, sync_plan
 
 SYNCED_FIELDS = [
     "block_id", "kind", "title", "stage_block_id", "stage_title", "stage_position", "position",
@@ -48,11 +50,16 @@ def sync_engagement(engagement, now=None, batch_size=None):
     if engagement is None:
         return 0
     now = now or timezone.now()
-    batch_size = batch_size or max(1, coaching_settings.BATCH_SIZE // 10)
+    # A batch of the set-based sync costs a few statements whatever its size.
+    batch_size = batch_size or max(
+        1, coaching_settings.BATCH_SIZE // (1 if set_based() else 10)
+    )
     specs = flatten_program(engagement.program)
     stages = program_stages(engagement.program)
     revision_id = engagement.live_revision_id
 
+    if set_based():
+        return _sync_in_sql(engagement, specs, stages, revision_id, now, batch_size)
     changed = 0
     last_id = 0
     while True:
@@ -67,6 +74,58 @@ def sync_engagement(engagement, now=None, batch_size=None):
                 return changed
             last_id = batch[-1].id
             changed += _sync_batch(batch, engagement, specs, stages, revision_id, now)
+
+
+def _sync_in_sql(engagement, specs, stages, revision_id, now, batch_size):
+    """``sync_engagement`` as set-based SQL, batch by batch, with the same locks. A journey
+    where an activity may have moved to another stage (a row no longer in the program with
+    the type and title of one the journey lacks) takes the Python engine, which recognises
+    the move."""
+    wanted = {s.block_id for s in specs}
+    moved_keys = {(s.kind, s.title.strip().lower()) for s in specs}
+    changed = 0
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Enrollment.objects.select_for_update(of=("self",), no_key=True)
+                .filter(engagement=engagement, status__in=OPEN_STATUSES, id__gt=last_id)
+                .order_by("id").values_list("id", flat=True)[:batch_size]
+            )
+            if not ids:
+                return changed
+            last_id = ids[-1]
+            orphans = lock_rows(ids, wanted)
+            by_python = sorted({
+                enrollment_id for enrollment_id, kind, title in orphans
+                if (kind, title.strip().lower()) in moved_keys
+            })
+            if by_python:
+                changed += _sync_batch(
+                    list(Enrollment.objects.filter(id__in=by_python).select_related("cohort")
+                         .order_by("id")),
+                    engagement, specs, stages, revision_id, now,
+                )
+                by_python = set(by_python)
+                ids = [pk for pk in ids if pk not in by_python]
+            if ids:
+                sync_plan(ids, specs, stages, now)
+                batch_changed, opened_ids = apply_sync_plan(ids, revision_id, now)
+                changed += batch_changed
+                if opened_ids:
+                    queue_selected(*notices.step_open_select(opened_ids))
+                    _hand_off_in_sql(engagement, opened_ids, now)
+
+
+def _hand_off_in_sql(engagement, opened_ids, now):
+    if engagement.team_id is None or not stage_lead_roles(engagement.program):
+        return
+    rows = list(
+        ClientActivity.objects.filter(id__in=opened_ids)
+        .only("id", "enrollment_id", "stage_block_id")
+    )
+    enrollments = Enrollment.objects.in_bulk({row.enrollment_id for row in rows})
+    _hand_off(engagement, [(row, enrollments[row.enrollment_id]) for row in rows], now)
 
 
 def _sync_batch(enrollments, engagement, specs, stages, revision_id, now):
@@ -112,7 +171,21 @@ def _sync_batch(enrollments, engagement, specs, stages, revision_id, now):
     Enrollment.objects.filter(id__in=[e.id for e in enrollments]).update(
         program_revision_id=revision_id
     )
+    _hand_off(engagement, opened_rows, now)
     return sum(1 for e in events if e.kind == EventKind.PROGRAM_UPDATED)
+
+
+def _hand_off(engagement, opened_rows, now):
+    """A program update that opens a stage led by another role hands it off, as any other
+    way of reaching the stage does."""
+    if engagement.team_id is None or not opened_rows:
+        return
+    by_enrollment, enrollments = defaultdict(list), {}
+    for row, enrollment in opened_rows:
+        enrollment.engagement = engagement
+        by_enrollment[enrollment.pk].append(row)
+        enrollments[enrollment.pk] = enrollment
+    hand_off_opened(by_enrollment, list(enrollments.values()), now=now)
 
 
 def _plan(enrollment, rows, specs, stages, now):

@@ -8,8 +8,17 @@ from .automation import (
     RuleFiring,
     Trigger,
 )
+from .calendars import CalendarBusyTime, CalendarConnection, CalendarEntry
 from .companies import Cohort, Company
+from .conversations import (
+    MESSAGE_MAX_LENGTH,
+    Conversation,
+    ConversationRead,
+    Message,
+    MessageAttachment,
+)
 from .engagements import AbstractEngagementPage, EngagementPage, EngagementPageMixin
+from .enquiries import Enquiry, EnquiryReply, EnquiryStatus, SalesRotation
 from .enrollments import (
     DONE_STATES,
     OPEN_STATUSES,
@@ -44,6 +53,8 @@ from .offers import (
     SalesManagerProfile,
     StripeEvent,
 )
+from .payments import OrderPayment
+from .practices import PracticeLog
 from .sessions import (
     CALENDAR_STATUSES,
     SEAT_STATUSES,
@@ -53,6 +64,7 @@ from .sessions import (
     CalendarFeed,
     CoachingSession,
     CoachingSessionStatus,
+    FollowUpPractice,
     GroupSession,
     Recurrence,
     Registration,
@@ -61,6 +73,7 @@ from .sessions import (
     SessionStatus,
 )
 from .teams import (
+    CO_COACH_ROLE,
     AssignmentMethod,
     CoachAssignment,
     CoachProfile,
@@ -70,6 +83,12 @@ from .teams import (
 )
 
 __all__ = [
+    "CO_COACH_ROLE",
+    "MESSAGE_MAX_LENGTH",
+    "Conversation",
+    "ConversationRead",
+    "Message",
+    "MessageAttachment",
     "EVENT_TRIGGERS",
     "RULE_EVENT_KINDS",
     "STAFF_ONLY_EVENT_KINDS",
@@ -86,9 +105,13 @@ __all__ = [
     "USED_STATUSES",
     "Audience",
     "AvailabilitySlot",
+    "CalendarBusyTime",
+    "CalendarConnection",
+    "CalendarEntry",
     "CalendarFeed",
     "CoachingSession",
     "CoachingSessionStatus",
+    "FollowUpPractice",
     "GroupSession",
     "Recurrence",
     "Registration",
@@ -119,6 +142,9 @@ __all__ = [
     "Cohort",
     "Company",
     "EngagementPage",
+    "Enquiry",
+    "EnquiryReply",
+    "EnquiryStatus",
     "EngagementPageMixin",
     "Enrollment",
     "EnrollmentSource",
@@ -132,9 +158,12 @@ __all__ = [
     "OfferPrice",
     "Order",
     "OrderEnrollment",
+    "OrderPayment",
     "OrderSource",
     "OrderStatus",
     "PaymentModel",
+    "PracticeLog",
     "SalesManagerProfile",
+    "SalesRotation",
     "StripeEvent",
 ]

@@ -66,7 +66,8 @@ class AutomationRule(models.Model):
     hours = models.PositiveIntegerField(_("hours"), null=True, blank=True)
     activity_block_id = models.CharField(
         _("activity"), max_length=64, blank=True,
-        help_text=_("The program activity (block id); empty: any."),
+        help_text=_("A step of the engagement's program (stored by its block id, which "
+                    "renaming or moving the step keeps); empty: any."),
     )
     question = models.CharField(_("question"), max_length=255, blank=True)
     value = models.CharField(_("answer"), max_length=255, blank=True)
@@ -74,7 +75,8 @@ class AutomationRule(models.Model):
     # Conditions.
     stage_block_id = models.CharField(
         _("only in stage"), max_length=64, blank=True,
-        help_text=_("The stage (block id) the client's current step is in; empty: any."),
+        help_text=_("The stage of the engagement's program (stored by its block id) the "
+                    "client's current step is in; empty: any."),
     )
     company = models.ForeignKey(
         "wagtail_coaching.Company", null=True, blank=True, on_delete=models.CASCADE,

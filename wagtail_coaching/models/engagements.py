@@ -10,14 +10,20 @@ from wagtail.search import index
 
 from ..blocks import ProgramBlock
 from ..utils.time_zones import user_time_zone
+from .pages import PackageTemplateMixin
 from .teams import AssignmentMethod
 
 
-class EngagementPageMixin(models.Model):
-    """Fields and behaviour of an engagement, for composing onto any page base.
+class EngagementPageMixin(PackageTemplateMixin, models.Model):
+    """The fields and behaviour ``EngagementPage`` is made of.
 
     The program is only ever shown to enrolled clients and editors; visitors see the intro.
     Its content is deliberately left out of the search index.
+
+    A site's own engagement subclasses ``EngagementPage`` (multi-table inheritance): the
+    enrollments, offers, cohorts, sessions and rules all point at that model. A page built
+    on this mixin or ``AbstractEngagementPage`` alone gets the fields and the template but
+    nobody can be enrolled in it (system check ``wagtail_coaching.W005``).
     """
 
     summary = models.CharField(
@@ -54,13 +60,15 @@ class EngagementPageMixin(models.Model):
         index.SearchField("intro"),
     ]
 
-    template = "wagtail_coaching/engagement_page.html"
+    # A subclass without a template of its own is shown with this one.
+    package_template = "wagtail_coaching/engagement_page.html"
 
     class Meta:
         abstract = True
 
     def get_context(self, request, *args, **kwargs):
         from ..charts.journeys import add_charts
+        from ..continuity.history import attach_to_outline, client_session_history
         from ..journeys.queries import enrollment_outline, open_stage_from_query
 
         context = super().get_context(request, *args, **kwargs)
@@ -80,6 +88,8 @@ class EngagementPageMixin(models.Model):
             with timezone.override(user_time_zone(user)):  # the client's days
                 add_charts([outline])
             open_stage_from_query(outline, request.GET.get("stage"))
+            # Each held session's summary, shared notes and practices beside its step.
+            attach_to_outline(outline, client_session_history(user, [enrollment.pk]))
         context["outline"] = outline
         # Editors previewing a draft see the program they are building; nobody else does
         # unless enrolled (and then through their own rows, see the outline).
@@ -95,6 +105,9 @@ class EngagementPageMixin(models.Model):
 
 
 class AbstractEngagementPage(EngagementPageMixin, Page):
+    """``EngagementPageMixin`` on Wagtail's page, with its panels and search fields: the
+    base of ``EngagementPage``. Subclass ``EngagementPage`` for a page of your own."""
+
     content_panels = Page.content_panels + EngagementPageMixin.engagement_content_panels
     settings_panels = Page.settings_panels + EngagementPageMixin.engagement_settings_panels
     search_fields = Page.search_fields + EngagementPageMixin.engagement_search_fields

@@ -17,6 +17,10 @@ class EnrollmentStatus(models.TextChoices):
     PAUSED = "paused", _("Paused")
     COMPLETED = "completed", _("Completed")
     CANCELLED = "cancelled", _("Cancelled")
+    # The client's data was erased (``portability.erase_client``): the journey ended there.
+    # The row stays so that what happened before (completions, sessions, payments) still
+    # counts; nothing acts on it any more.
+    ERASED = "erased", _("Ended (data erased)")
 
 
 # Statuses in which a client holds "the" enrollment of an engagement (at most one).
@@ -198,6 +202,7 @@ class EventKind(models.TextChoices):
     ENROLLED = "enrolled", _("Enrolled")
     UNLOCKED = "unlocked", _("Step opened")
     COMPLETED = "completed", _("Step completed")
+    PRACTISED = "practised", _("Practice logged")
     SKIPPED = "skipped", _("Step skipped")
     EXTRA_ADDED = "extra_added", _("Extra activity added")
     PROGRAM_UPDATED = "program_updated", _("Program updated")
@@ -205,6 +210,9 @@ class EventKind(models.TextChoices):
     STATUS_CHANGED = "status_changed", _("Status changed")
     COACH_ASSIGNED = "coach_assigned", _("Coach assigned")
     COACH_HANDOFF = "coach_handoff", _("Handed over to another coach")
+    CO_COACH_ADDED = "co_coach_added", _("Co-coach added")
+    CO_COACH_REMOVED = "co_coach_removed", _("Co-coach removed")
+    STAGE_NEEDS_COACH = "stage_needs_coach", _("A stage needs a coach")
     NOTE_ADDED = "note_added", _("Note added")
     CONSENT_CHANGED = "consent_changed", _("Consent changed")
     PAID = "paid", _("Payment received")
@@ -220,6 +228,7 @@ class EventKind(models.TextChoices):
     SESSION_BOOKED = "session_booked", _("Booked a 1:1 session")
     SESSION_RESCHEDULED = "session_rescheduled", _("Rescheduled a 1:1 session")
     SESSION_CANCELLED = "session_cancelled", _("Cancelled a session")
+    SESSION_COACH_CHANGED = "session_coach_changed", _("1:1 session moved to the new coach")
     PAYMENT_FAILED = "payment_failed", _("Payment failed")
     RULE_FIRED = "rule_fired", _("Automation rule applied")
     AT_RISK = "at_risk", _("Flagged as at risk")
@@ -237,7 +246,7 @@ RULE_EVENT_KINDS = (
 # (an automation's bookkeeping, risk flags, that a note was written).
 STAFF_ONLY_EVENT_KINDS = (
     EventKind.RULE_FIRED, EventKind.AT_RISK, EventKind.BACK_ON_TRACK, EventKind.NOTE_ADDED,
-    EventKind.ERASED,
+    EventKind.ERASED, EventKind.STAGE_NEEDS_COACH,
 )
 
 

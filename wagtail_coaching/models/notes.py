@@ -25,6 +25,11 @@ class SessionNote(models.Model):
         "wagtail_coaching.CoachingSession", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="notes",
     )
+    # Or the group session it is about (a note written for each attendee's journey).
+    group_session = models.ForeignKey(
+        "wagtail_coaching.GroupSession", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="notes",
+    )
     body = models.TextField(_("note"))
     visibility = models.CharField(
         _("visible to"), max_length=10, choices=NoteVisibility.choices,

@@ -12,8 +12,12 @@ class NotificationChannel(models.TextChoices):
 
 class Notification(models.Model):
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coaching_notifications"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coaching_notifications",
+        null=True, blank=True,
     )
+    # An email to someone without an account (a reply to an enquiry): no recipient, this
+    # address instead.
+    email = models.EmailField(max_length=254, blank=True, db_index=True)
     kind = models.CharField(_("kind"), max_length=64)
     # Makes "send this once" a database fact: a second insert with the same key is ignored.
     dedup_key = models.CharField(max_length=255, unique=True)
@@ -34,6 +38,9 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     # The recipient had switched this kind off: recorded, not delivered.
     skipped = models.BooleanField(default=False)
+    # Not sent before this time: a batched email waits for more of its kind (the messages of
+    # a conversation written meanwhile join it). Empty: sent at once.
+    send_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("notification")
@@ -46,6 +53,12 @@ class Notification(models.Model):
                 name="coaching_unsent_notifications",
             )
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(recipient__isnull=False) | ~models.Q(email=""),
+                name="coaching_notification_has_recipient",
+            )
+        ]
 
     def __str__(self):
-        return f"{self.kind} → {self.recipient_id}"
+        return f"{self.kind} → {self.recipient_id or self.email}"

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +29,7 @@ from wagtail.search import index
 
 from ..blocks.landing import OfferBodyBlock
 from ..utils.money import describe_interval, format_amount, to_minor_units
+from .pages import PackageTemplateMixin
 
 # Session key under which a visitor's ``?ref=`` sales code is kept until checkout.
 REFERRAL_SESSION_KEY = "wagtail_coaching_ref"
@@ -75,12 +77,14 @@ class BillingInterval(models.TextChoices):
 # -- The offer page -------------------------------------------------------------------------
 
 
-class OfferPageMixin(models.Model):
-    """Fields and behaviour of an offer, for composing onto any page base.
+class OfferPageMixin(PackageTemplateMixin, models.Model):
+    """The fields and behaviour ``OfferPage`` is made of.
 
-    A concrete page adds the relations that must point at it: ``engagements`` (what a buyer
-    is enrolled in) and an inline of prices (``AbstractOfferPrice`` with a ParentalKey named
-    ``offer``, ``related_name="prices"``).
+    ``OfferPage`` adds the relations that must point at it: ``engagements`` (what a buyer is
+    enrolled in) and its prices (``OfferPrice``, ``related_name="prices"``), which checkout,
+    orders and fulfilment use. A site's own offer subclasses ``OfferPage`` (multi-table
+    inheritance) and keeps them; a page built on this mixin or ``AbstractOfferPage`` alone
+    cannot be bought (system check ``wagtail_coaching.W005``).
     """
 
     summary = models.CharField(
@@ -118,17 +122,11 @@ class OfferPageMixin(models.Model):
         index.SearchField("body"),
     ]
 
-    # Wagtail names a default template after each concrete class; fall back to ours.
-    offer_template = "wagtail_coaching/offers/offer_page.html"
+    # The package's own page class, and a subclass without a template, are shown with this.
+    package_template = "wagtail_coaching/offers/offer_page.html"
 
     class Meta:
         abstract = True
-
-    def get_template(self, request, *args, **kwargs):
-        template = super().get_template(request, *args, **kwargs)
-        if template == self.offer_template:
-            return template
-        return [template, self.offer_template]
 
     def serve(self, request, *args, **kwargs):
         remember_referral(request)
@@ -155,11 +153,21 @@ class OfferPageMixin(models.Model):
 def remember_referral(request):
     """Keep a valid ``?ref=`` sales code in the visitor's session (it survives signing in)."""
     code = (request.GET.get("ref") or "").strip()
-    if code and SalesManagerProfile.objects.filter(referral_code=code, active=True).exists():
-        request.session[REFERRAL_SESSION_KEY] = code
+    if not code:
+        return
+    # Kept as the sales manager entered it, whatever the case of the link.
+    entered = (
+        SalesManagerProfile.objects.with_code(code).filter(active=True)
+        .values_list("referral_code", flat=True).first()
+    )
+    if entered:
+        request.session[REFERRAL_SESSION_KEY] = entered
 
 
 class AbstractOfferPage(OfferPageMixin, Page):
+    """``OfferPageMixin`` on Wagtail's page, with its panels and search fields: the base of
+    ``OfferPage``. Subclass ``OfferPage`` for a page of your own."""
+
     content_panels = (
         Page.content_panels
         + OfferPageMixin.offer_content_panels
@@ -297,8 +305,22 @@ def new_referral_code():
     return secrets.token_urlsafe(6).replace("-", "x").replace("_", "y").lower()
 
 
+class SalesManagerProfileQuerySet(models.QuerySet):
+    def with_code(self, code):
+        """The profile whose referral code is ``code``, whatever its case: codes are kept as
+        entered ("SPRING-Ana") and matched case-insensitively, so a link typed in lower
+        case still credits its sales manager. Unique whatever the case, so at most one."""
+        return self.alias(code_lower=Lower("referral_code")).filter(
+            code_lower=(code or "").strip().lower()
+        )
+
+
 class SalesManagerProfile(models.Model):
-    """A sales manager's referral code: offer links with ``?ref=<code>`` credit them."""
+    """A sales manager's referral code: offer links with ``?ref=<code>`` credit them.
+
+    The code is stored and shown as entered; matching (``with_code``) and uniqueness ignore
+    its case.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coaching_sales_profile",
@@ -311,9 +333,20 @@ class SalesManagerProfile(models.Model):
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
+    objects = SalesManagerProfileQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("sales referral code")
         verbose_name_plural = _("sales referral codes")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("referral_code"), name="coaching_referral_code_unique_any_case",
+                violation_error_message=_(
+                    "This referral code is already taken (codes are the same whatever "
+                    "their case)."
+                ),
+            )
+        ]
 
     def __str__(self):
         return f"{self.user} ({self.referral_code})"
@@ -401,6 +434,17 @@ class Order(models.Model):
         help_text=_("Invoice or purchase-order number of an offline payment."),
     )
     note = models.TextField(_("note"), blank=True)
+    # A B2B grant: the enrollments it gives belong to this company (and cohort).
+    company = models.ForeignKey(
+        "wagtail_coaching.Company", verbose_name=_("company"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="orders",
+    )
+    cohort = models.ForeignKey(
+        "wagtail_coaching.Cohort", verbose_name=_("cohort"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="orders",
+    )
+    # The grant form's one-time key: submitting the same form twice finds this order.
+    grant_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     # Stripe
     stripe_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)

@@ -35,8 +35,16 @@ class Recurrence(models.TextChoices):
 
 class SessionSeries(models.Model):
     """Sessions created together. Editing or cancelling "all future sessions" acts on the
-    series' sessions that have not started yet."""
+    series' sessions that have not started yet.
 
+    With ``one_invitation`` each person's calendar holds the series as one recurring event
+    (UID ``uid``) listing the occurrences they are in; ``sequence`` is its calendar
+    SEQUENCE, raised on every change to any occurrence (a person's own copy adds their
+    registrations, see ``scheduling.series``). Series created before calendars held them as
+    one event keep one invitation per session.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(_("title"), max_length=200)
     recurrence = models.CharField(_("repeats"), max_length=16, choices=Recurrence.choices)
     created_by = models.ForeignKey(
@@ -44,6 +52,8 @@ class SessionSeries(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    one_invitation = models.BooleanField(default=True, editable=False)
+    sequence = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("session series")
@@ -52,6 +62,10 @@ class SessionSeries(models.Model):
 
     def __str__(self):
         return self.title
+
+    @property
+    def uid(self):
+        return f"series-{self.public_id}@wagtail-coaching"
 
 
 class GroupSession(models.Model):
@@ -91,6 +105,9 @@ class GroupSession(models.Model):
     )
     video_link = models.URLField(_("video link"), blank=True)
     location = models.CharField(_("location"), max_length=255, blank=True)
+    summary = models.TextField(
+        _("summary"), blank=True, help_text=_("Shared with the attendees after the session.")
+    )
 
     audience = models.CharField(
         _("audience"), max_length=16, choices=Audience.choices, default=Audience.LIST
@@ -311,6 +328,10 @@ class CoachingSession(models.Model):
         related_name="+",
     )
     booked_at = models.DateTimeField(_("booked"))
+    outside_availability = models.BooleanField(
+        _("outside availability"), default=False, editable=False,
+        help_text=_("Booked by staff at a time the coach had not offered."),
+    )
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -336,6 +357,49 @@ class CoachingSession(models.Model):
     @property
     def uid(self):
         return f"one-to-one-{self.public_id}@wagtail-coaching"
+
+
+class FollowUpPractice(models.Model):
+    """A practice a coach gave one client after a held session (1:1 or group): an extra
+    activity of the client's journey, linked to the session it came from so that the
+    client sees it beside the session's summary and the coach's brief can say whether it
+    was done."""
+
+    activity = models.OneToOneField(
+        "wagtail_coaching.ClientActivity", on_delete=models.CASCADE, related_name="follow_up",
+        verbose_name=_("practice"),
+    )
+    coaching_session = models.ForeignKey(
+        CoachingSession, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="follow_ups", verbose_name=_("1:1 session"),
+    )
+    group_session = models.ForeignKey(
+        GroupSession, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="follow_ups", verbose_name=_("group session"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("follow-up practice")
+        verbose_name_plural = _("follow-up practices")
+        ordering = ["created_at", "id"]
+        constraints = [
+            # From exactly one session.
+            models.CheckConstraint(
+                condition=(
+                    Q(coaching_session__isnull=False, group_session__isnull=True)
+                    | Q(coaching_session__isnull=True, group_session__isnull=False)
+                ),
+                name="coaching_follow_up_from_one_session",
+            )
+        ]
+
+    def __str__(self):
+        return f"Follow-up {self.activity_id}"
 
 
 class CalendarFeed(models.Model):

@@ -111,9 +111,16 @@ class AssignmentMethod(models.TextChoices):
     LEAST_LOADED = "least_loaded", _("Least loaded")
 
 
+# The role of a co-coach's assignment: a second coach working alongside the client's coaches
+# (for the whole engagement or one stage), never a team role, so it never ends or replaces
+# an assignment in a team role.
+CO_COACH_ROLE = "co_coach"
+
+
 class CoachAssignment(models.Model):
     """A coach working with one client in one engagement, for a whole engagement or a stage
-    led by another role. Ended assignments stay as history."""
+    led by another role, or as a co-coach (``role`` is ``CO_COACH_ROLE``). Ended
+    assignments stay as history."""
 
     enrollment = models.ForeignKey(
         "wagtail_coaching.Enrollment", on_delete=models.CASCADE, related_name="assignments"
@@ -138,9 +145,15 @@ class CoachAssignment(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["enrollment", "role"],
-                condition=Q(ended_at__isnull=True),
+                condition=Q(ended_at__isnull=True) & ~Q(role=CO_COACH_ROLE),
                 name="coaching_one_current_coach_per_role",
-            )
+            ),
+            # Several co-coaches at once, each one once.
+            models.UniqueConstraint(
+                fields=["enrollment", "coach"],
+                condition=Q(ended_at__isnull=True, role=CO_COACH_ROLE),
+                name="coaching_one_current_co_coaching",
+            ),
         ]
         indexes = [
             models.Index(
@@ -150,6 +163,10 @@ class CoachAssignment(models.Model):
 
     def __str__(self):
         return f"{self.coach} → {self.enrollment_id}"
+
+    @property
+    def is_co_coach(self):
+        return self.role == CO_COACH_ROLE
 
 
 class RoundRobinCursor(models.Model):

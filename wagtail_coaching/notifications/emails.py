@@ -46,12 +46,13 @@ def render_email(notification):
 
 def send_email(notification):
     recipient = notification.recipient
-    if not recipient.email:
+    address = recipient.email if recipient is not None else notification.email
+    if not address:
         raise ValueError("recipient has no email address")
     with translation.override(notification.payload.get("language")):
         subject, text, html = render_email(notification)
     message = EmailMultiAlternatives(
-        subject=subject, body=text, from_email=coaching_settings.from_email, to=[recipient.email],
+        subject=subject, body=text, from_email=coaching_settings.from_email, to=[address],
         # The same Message-ID however often it is handed over: if a crash between sending and
         # recording it makes the sender try again, mail servers can drop the duplicate.
         headers={"Message-ID": f"<notification-{notification.pk}@{_message_domain()}>"},

@@ -55,8 +55,11 @@ def _safe_path(path):
 
 
 def notification_link(payload):
-    """Where an in-app notification leads: the step, the sessions page for a session, else
-    the dashboard (paths written into the payload when it was queued)."""
+    """Where an in-app notification leads: the conversation for a message, the step, the
+    sessions page for a session, else the dashboard (paths written into the payload when it
+    was queued)."""
+    if payload.get("conversation_path"):
+        return _safe_path(payload["conversation_path"])
     if payload.get("activity_path"):
         return _safe_path(payload["activity_path"])
     if payload.get("starts_at") and payload.get("sessions_path"):
@@ -98,3 +101,8 @@ def latest_notifications(user, limit=DASHBOARD_NOTIFICATIONS):
         in_app_notifications(user).annotate(unread_total=Window(Sum(unread)))[:limit]
     )
     return notification_items(user, rows), (rows[0].unread_total if rows else 0)
+
+
+def unread_count(user):
+    """How many of ``user``'s in-app notifications are unread: one query."""
+    return in_app_notifications(user).filter(read_at__isnull=True).count()

@@ -38,11 +38,17 @@ def switched_off(user_id, kind):
 
 @dataclass
 class Message:
-    recipient_id: int
+    """One message for the outbox: to a user (``recipient_id``), or to an address of someone
+    without an account (``recipient_id=None`` and ``email``; emails only)."""
+
+    recipient_id: int | None
     kind: str
     dedup_key: str
     payload: dict = field(default_factory=dict)
     channel: str = NotificationChannel.EMAIL
+    # Not before this time (a batched email); None: at once.
+    send_after: object = None
+    email: str = ""
 
 
 def queue_notifications(messages):
@@ -51,7 +57,8 @@ def queue_notifications(messages):
     A dedup key already in the outbox is ignored: its row was handed to the sender when it
     was inserted, and the sweeper retries it if it is still unsent. Returns the number of
     messages handed to the sender. One statement per insert batch, however many messages:
-    the insert returns the ids of the rows it added.
+    the insert returns the ids of the rows it added. A message with ``send_after`` is handed
+    to the sender with a delay that brings it there no sooner.
     """
     messages = list(messages)
     if not messages:
@@ -59,10 +66,12 @@ def queue_notifications(messages):
     rows = [
         Notification(
             recipient_id=m.recipient_id,
+            email=m.email if m.recipient_id is None else "",
             kind=m.kind,
             dedup_key=m.dedup_key,
             payload=m.payload,
             channel=m.channel,
+            send_after=m.send_after,
         )
         for m in messages
     ]
@@ -74,6 +83,37 @@ def queue_notifications(messages):
                 dedup_key__in=[m.dedup_key for m in messages], sent_at__isnull=True
             ).values_list("id", flat=True)
         )
+    if any(m.send_after is not None for m in messages):
+        later = dict(
+            Notification.objects.filter(pk__in=ids, send_after__isnull=False)
+            .values_list("pk", "send_after")
+        )
+        enqueue_send([pk for pk in ids if pk not in later])
+        for pk, when in later.items():
+            enqueue_send([pk], not_before=when)
+    else:
+        enqueue_send(ids)
+    return len(ids)
+
+
+def queue_selected(select_sql, params):
+    """``queue_notifications`` for messages a query yields, on PostgreSQL: one statement
+    inserts them and returns the ids of the new ones, which are sent after commit.
+
+    ``select_sql`` yields ``recipient_id, kind, dedup_key, payload`` (jsonb) rows, email
+    messages to send at once. Returns the number handed to the sender.
+    """
+    connection = connections[router.db_for_write(Notification)]
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (recipient_id, email, kind, dedup_key, payload, channel, "
+            "created_at, attempts, last_error, skipped) "
+            "SELECT m.recipient_id, '', m.kind, m.dedup_key, m.payload, %s, %s, 0, '', false "
+            f"FROM ({select_sql}) AS m ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+            [NotificationChannel.EMAIL, timezone.now(), *params],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
     enqueue_send(ids)
     return len(ids)
 
@@ -101,11 +141,17 @@ def _insert_new(rows):
     return ids
 
 
-def enqueue_send(ids):
-    """Hand notification ids to the sender after commit. Not a PendingJob: the unsent rows
-    are the record, and the sweeper re-queues them if this message never arrives."""
+def enqueue_send(ids, not_before=None):
+    """Hand notification ids to the sender after commit (with ``not_before``, delayed until
+    then). Not a PendingJob: the unsent rows are the record, and the sweeper re-queues them
+    if this message never arrives."""
     from .. import tasks
 
+    if not ids:
+        return
+    if not_before is not None:
+        tasks.enqueue_delayed(tasks.send_notifications, not_before, list(ids))
+        return
     for start in range(0, len(ids), SEND_CHUNK):
         tasks.enqueue(tasks.send_notifications, list(ids[start : start + SEND_CHUNK]))
 
@@ -117,7 +163,8 @@ def claim_notification(notification_id, now):
     before the message goes anywhere: of any number of senders holding the same id, on
     PostgreSQL or SQLite, exactly one updates the row. The claim counts as an attempt and
     holds for ``NOTIFICATION_RETRY_AFTER_SECONDS``; a sender that fails records the error
-    and lets go of it, one that crashes keeps it until then.
+    and lets go of it, one that crashes keeps it until then. A row whose ``send_after`` is
+    still ahead is not taken (a delayed email that arrives early waits for the sweeper).
     """
     lease = timezone.timedelta(seconds=coaching_settings.NOTIFICATION_RETRY_AFTER_SECONDS)
     return (
@@ -127,6 +174,7 @@ def claim_notification(notification_id, now):
             attempts__lt=coaching_settings.NOTIFICATION_MAX_ATTEMPTS,
         )
         .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lte=now - lease))
+        .filter(Q(send_after__isnull=True) | Q(send_after__lte=now))
         .update(claimed_at=now, attempts=F("attempts") + 1)
         == 1
     )
@@ -152,8 +200,12 @@ def send_notification(notification_id):
     if not claim_notification(notification_id, now):
         return False
     notification = Notification.objects.select_related("recipient").get(pk=notification_id)
-    if switched_off(notification.recipient_id, notification.kind):
-        # Recorded, not delivered: the recipient does not want this kind.
+    recipient = notification.recipient
+    if recipient is not None and (
+        not recipient.is_active or switched_off(notification.recipient_id, notification.kind)
+    ):
+        # Recorded, not delivered: the account is closed (deactivated, or a client whose
+        # data was erased) or the recipient does not want this kind.
         Notification.objects.filter(pk=notification.pk).update(sent_at=now, skipped=True)
         return False
     try:
@@ -214,6 +266,9 @@ def unsent_due_for_retry(now=None):
         # A claim still held is a send under way (or one whose sender crashed, not yet
         # given up on).
         .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lte=cutoff))
+        # A delayed email is the delayed job's to send; the sweeper steps in as late after
+        # its time as after any other row's creation.
+        .filter(Q(send_after__isnull=True) | Q(send_after__lte=cutoff))
     )
 
 

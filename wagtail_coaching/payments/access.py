@@ -6,9 +6,9 @@ and its queryset, ``offers_accessible_to``); this module asks it once per reques
 
 from django.urls import NoReverseMatch, reverse
 
-from ..conf import coaching_settings
 from ..models.offers import REFERRAL_SESSION_KEY, OfferPageMixin
 from ..permissions import allowed, has_offer_access
+from ..utils.urls import signup_url
 from .stripe_client import stripe_enabled
 
 
@@ -54,18 +54,6 @@ def _url(name, *args):
         return ""
 
 
-def signup_url():
-    value = coaching_settings.SIGNUP_URL
-    if not value:
-        return ""
-    if "/" in value:
-        return value
-    try:
-        return reverse(value)
-    except NoReverseMatch:
-        return ""
-
-
 def offer_view_state(request, page):
     """Context for rendering an offer: access, prices with their buy buttons, warnings."""
     user = getattr(request, "user", None)
@@ -81,13 +69,18 @@ def offer_view_state(request, page):
         and _cached(request, ("access", page.pk), lambda: has_offer_access(user, page))
     )
     pricing = []
+    ask_url = _url("enquire", page.pk) if is_offer and page.pk else ""
     for price in page.active_prices() if is_offer else []:
         url = _url("checkout", price.pk) if price.pk else ""
+        description = price.describe()
         pricing.append({
             "price": price,
-            "description": price.describe(),
+            "description": description,
+            # "Free" labelled "Free" is said once.
+            "show_description": description != price.label,
             "checkout_url": url,
             "available": bool(url) and (price.is_free or enabled),
+            "ask_url": f"{ask_url}?price={price.pk}" if ask_url and price.pk else "",
         })
     # Only a code the page found valid (``remember_referral``) is carried to checkout.
     session = getattr(request, "session", None)
@@ -101,6 +94,10 @@ def offer_view_state(request, page):
         "show_payment_warning": admin_like and not enabled
         and any(not p["price"].is_free for p in pricing),
         "referral_code": ref,
+        # Whether a visitor would pay for something here (or only start for free).
+        "sells_paid": any(p["available"] and not p["price"].is_free for p in pricing),
+        "sells_any": any(p["available"] for p in pricing),
+        "ask_url": ask_url,
         "signup_url": signup_url(),
         "dashboard_url": _url("dashboard"),
     }

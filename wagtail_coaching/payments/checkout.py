@@ -55,8 +55,8 @@ def sales_manager_for_code(code):
     if not code:
         return None
     profile = (
-        SalesManagerProfile.objects.select_related("user")
-        .filter(referral_code=code, active=True, user__is_active=True).first()
+        SalesManagerProfile.objects.select_related("user").with_code(code)
+        .filter(active=True, user__is_active=True).first()
     )
     if profile is None or not allowed(profile.user, "earn_salesmanagerprofile", profile):
         return None

@@ -10,17 +10,21 @@ granted in line, recording journey events.
 import dataclasses
 import datetime
 import logging
+from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..conf import coaching_settings
 from ..journeys import AlreadyEnrolled, EngagementNotAvailable, advance, enroll
+from ..journeys.clients import create_invited_client
 from ..journeys.progress import lock_enrollment
 from ..models import (
     AccessState,
+    Enquiry,
+    EnquiryStatus,
     Enrollment,
     EnrollmentSource,
     EnrollmentStatus,
@@ -28,6 +32,7 @@ from ..models import (
     JourneyEvent,
     Order,
     OrderEnrollment,
+    OrderPayment,
     OrderSource,
     OrderStatus,
     PaymentModel,
@@ -139,12 +144,19 @@ def fulfil(order, *, actor=None, now=None):
     now = now or timezone.now()
     with transaction.atomic():
         order = lock_order(order)
-        if order.fulfilled_at is None:
-            _fulfil_locked(order, actor, now)
+        fulfil_locked(order, actor=actor, now=now)
         return [
             g.enrollment
             for g in order.grants.select_related("enrollment__engagement").order_by("pk")
         ]
+
+
+def fulfil_locked(order, *, actor=None, now=None):
+    """``fulfil`` for a caller that holds the order's lock (``lock_order``) in its
+    transaction and has ``order`` as it read it then: the order is not locked or read again
+    (the webhook locks it once). ``order`` is updated in place."""
+    if order.fulfilled_at is None:
+        _fulfil_locked(order, actor, now or timezone.now())
 
 
 def _fulfil_locked(order, actor, now):
@@ -154,11 +166,16 @@ def _fulfil_locked(order, actor, now):
         raise PaymentError(_("The buyer of this order no longer has an account."))
     order.fulfilled_at = now
     plan = access_plan(order, now)
+    if order.cohort_id is not None:
+        # A cohort grant makes the buyer one of its members (its sessions, its report).
+        order.cohort.members.add(order.buyer_id)
     for engagement in order.offer.engagements.order_by("pk"):
+        in_cohort = order.cohort_id is not None and order.cohort.engagement_id == engagement.pk
+        cohort = order.cohort if in_cohort else None
         try:
             enrollment = enroll(
                 order.buyer, engagement, source=EnrollmentSource.OFFER, actor=actor,
-                ends_at=plan.ends_at, now=now,
+                ends_at=plan.ends_at, now=now, company=order.company, cohort=cohort,
             )
             granted = True
         except AlreadyEnrolled as exc:
@@ -184,6 +201,14 @@ def _fulfil_locked(order, actor, now):
     order.access_state = plan.state
     order.access_ends_at = plan.ends_at
     order.save(update_fields=["fulfilled_at", "access_state", "access_ends_at", "updated_at"])
+    win_enquiries(order, now)
+
+
+def win_enquiries(order, now):
+    """The enquiries that led to ``order`` (its personal checkout link) are won."""
+    Enquiry.objects.filter(order=order).exclude(status=EnquiryStatus.WON).update(
+        status=EnquiryStatus.WON, won_at=now, updated_at=now
+    )
 
 
 def _lengthen(enrollment, ends_at, order, actor, now):
@@ -327,22 +352,81 @@ def claim_free(buyer, price, *, sales_manager=None, now=None):
     return order
 
 
+class GrantNotPossible(PaymentError):
+    """A manual grant whose company, cohort or offer do not go together."""
+
+
+def check_grant(offer, company=None, cohort=None):
+    """The company a grant records (a cohort's own when none is given), or GrantNotPossible:
+    a cohort belongs to the grant's company and is on one of the offer's engagements."""
+    if cohort is not None:
+        if cohort.company_id is not None and company is not None and (
+            cohort.company_id != company.pk
+        ):
+            raise GrantNotPossible(_("This cohort belongs to another company."))
+        if cohort.company_id is None and company is not None:
+            raise GrantNotPossible(_("This cohort belongs to no company."))
+        if not offer.engagements.filter(pk=cohort.engagement_id).exists():
+            raise GrantNotPossible(
+                _("This cohort is for an engagement this offer does not grant.")
+            )
+        company = company or cohort.company
+    return company
+
+
 def grant_offer(buyer, offer, *, actor, amount, currency, reference, note="",
-                sales_manager=None, now=None):
+                sales_manager=None, company=None, cohort=None, grant_key=None, now=None):
     """Record an offline (e.g. B2B invoice) payment and enroll the buyer.
 
     The order is marked paid at once with the amount invoiced; it carries the offer's
-    access duration.
+    access duration. A B2B grant names the ``company`` (and ``cohort``) its enrollments
+    belong to, so they count in that company's report. ``grant_key`` (the grant form's
+    one-time key) makes a repeated submission return the first order instead of a second.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        order = Order.objects.create(
-            buyer=buyer, offer=offer, status=OrderStatus.PAID, source=OrderSource.MANUAL,
-            price_label=_("Manual grant"), payment_model=PaymentModel.ONE_TIME,
-            amount=amount, currency=currency.lower(), access_days=offer.access_days,
-            reference=reference, note=note, sales_manager=sales_manager, created_by=actor,
-            paid_at=now, created_at=now,
-        )
-        fulfil(order, actor=actor, now=now)
+    company = check_grant(offer, company, cohort)
+    if grant_key is not None:
+        existing = Order.objects.filter(grant_key=grant_key).first()
+        if existing is not None:
+            fulfil(existing, actor=actor, now=now)
+            return existing
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                buyer=buyer, offer=offer, status=OrderStatus.PAID, source=OrderSource.MANUAL,
+                price_label=_("Manual grant"), payment_model=PaymentModel.ONE_TIME,
+                amount=amount, currency=currency.lower(), access_days=offer.access_days,
+                reference=reference, note=note, sales_manager=sales_manager, created_by=actor,
+                company=company, cohort=cohort, grant_key=grant_key, paid_at=now, created_at=now,
+            )
+            if Decimal(str(amount)) > 0:
+                # The offline payment, on the buyer's order page like any other.
+                OrderPayment.objects.create(
+                    order=order, amount=amount, currency=currency.lower(), paid_at=now
+                )
+            fulfil(order, actor=actor, now=now)
+    except IntegrityError:
+        # The same form submitted twice at once: the other submission's order stands.
+        existing = Order.objects.filter(grant_key=grant_key).first() if grant_key else None
+        if existing is None:
+            raise
+        return existing
     return order
 
+
+def grant_offer_to_new_client(email, offer, *, actor, first_name="", last_name="", **grant):
+    """``grant_offer`` to someone without an account: the account is made and invited to
+    choose its password (``journeys.clients``), all or nothing. Raises AccountExists if the
+    email address already has an account."""
+    with transaction.atomic():
+        buyer = create_invited_client(
+            email, first_name=first_name, last_name=last_name, invited_by=actor
+        )
+        return grant_offer(buyer, offer, actor=actor, **grant)
+
+
+def granted_with_key(grant_key):
+    """The order a grant form's key already made, or None."""
+    if grant_key is None:
+        return None
+    return Order.objects.select_related("buyer", "offer").filter(grant_key=grant_key).first()

@@ -27,7 +27,13 @@ from ..models import EventKind, Order, OrderStatus, PaymentModel, StripeEvent
 from ..models.offers import FINAL_DISPUTE_STATUSES
 from ..utils.money import exponent
 from .errors import UnprocessableEvent
-from .fulfilment import apply_access, fulfil, lock_order, orders_for_update, record_on_grants
+from .fulfilment import (
+    apply_access,
+    fulfil_locked,
+    orders_for_update,
+    record_on_grants,
+)
+from .receipts import attach_receipt, record_payment
 from .stripe_fields import StripeFields, timestamp_or_none
 
 logger = logging.getLogger(__name__)
@@ -122,6 +128,7 @@ def apply_checkout_session(session, ctx):
         fields.text("status") == "complete"
         and fields.text("payment_status") in PAID_SESSION_STATUSES
     )
+    total = fields.amount("amount_total")
     order, problem = order_for_session(session)
     if order is None:
         return problem
@@ -154,8 +161,17 @@ def apply_checkout_session(session, ctx):
     if order.is_recurring:
         order.last_paid_at = order.last_paid_at or ctx.created
     order.save(update_fields=["status", "paid_at", "last_paid_at", "updated_at"])
-    fulfil(order, now=ctx.now)
-    order = lock_order(order)
+    if not order.is_recurring:
+        # A plan's payments are its invoices (``invoice_paid``); this one is the session's.
+        record_payment(
+            order,
+            amount=order.amount if total is None else from_minor_units(total, order.currency),
+            currency=order.currency, paid_at=ctx.created,
+            payment_intent=order.stripe_payment_intent_id,
+        )
+    # The order is locked since order_for_session read it: fulfilled as it is, in place.
+    with transaction.atomic():
+        fulfil_locked(order, now=ctx.now)
     replay_deferred(order, ctx.now)
     return "fulfilled"
 
@@ -241,6 +257,7 @@ def invoice_paid(invoice, ctx):
     amount_paid = fields.amount("amount_paid")
     period_end = invoice_period_end(invoice)
     intent = invoice_payment_intent(invoice)
+    invoice_url = fields.text("hosted_invoice_url", max_length=2000)
     if not subscription_id:
         return "ignored"
     order = _order_for_subscription(subscription_id)
@@ -259,6 +276,12 @@ def invoice_paid(invoice, ctx):
         order.past_due_since = None
     if intent:
         order.stripe_payment_intent_id = intent
+    if amount_paid:
+        record_payment(
+            order, amount=from_minor_units(amount_paid, order.currency), currency=order.currency,
+            paid_at=ctx.created, invoice_id=invoice_id, payment_intent=intent,
+            invoice_url=invoice_url,
+        )
     outcome = "paid"
     completes_plan = (
         order.payment_model == PaymentModel.INSTALLMENTS
@@ -330,7 +353,7 @@ def subscription_deleted(subscription, ctx):
     return "subscription_ended"
 
 
-# -- Charges: refunds and disputes ----------------------------------------------------------
+# -- Charges: receipts, refunds and disputes ------------------------------------------------
 
 
 def _order_for_payment(payment_intent, invoice_id=""):
@@ -346,6 +369,19 @@ def _order_for_payment(payment_intent, invoice_id=""):
         if paid is not None and paid.related_id:
             return _order_for_subscription(paid.related_id)
     return None
+
+
+def charge_succeeded(charge, ctx):
+    """A payment went through: its receipt page goes on the order's payment (once the
+    payment is recorded; until then the event waits, like any early event)."""
+    fields = StripeFields(charge)
+    intent = fields.id("payment_intent")
+    receipt_url = fields.text("receipt_url", max_length=2000)
+    if not intent:
+        return "ignored"
+    if attach_receipt(intent, receipt_url):
+        return "receipt"
+    return Deferred(intent)
 
 
 def charge_refunded(charge, ctx):
@@ -438,6 +474,7 @@ HANDLERS = {
     "invoice.paid": invoice_paid,
     "invoice.payment_failed": invoice_payment_failed,
     "customer.subscription.deleted": subscription_deleted,
+    "charge.succeeded": charge_succeeded,
     "charge.refunded": charge_refunded,
     "charge.dispute.created": dispute_created,
     "charge.dispute.closed": dispute_closed,

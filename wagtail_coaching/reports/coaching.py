@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import metrics
 from ..charts import Chart, Series
 from ..conf import coaching_settings
+from ..journeys.practices import adherence_by_engagement
 from ..models import ActivityState, ClientActivity, EngagementPage
 from .base import CoachingReport, EnrollmentPeriodFilterSet, column, zone
 
@@ -42,7 +43,8 @@ class ProgressReport(CoachingReport):
     description = _(
         "Per engagement, then per stage. Enrolled: clients who reached the stage (a step "
         "opened). Active: a step open in it now. Completed: every step of it done. Stuck: "
-        "active in it with no activity for %(days)s days."
+        "active in it with no activity for %(days)s days. Practice adherence: the days "
+        "clients practised out of the days their daily and weekly practices asked for."
     )
 
     def description_values(self):
@@ -57,6 +59,8 @@ class ProgressReport(CoachingReport):
         column("stuck", _("Stuck")),
         column("at_risk", _("At risk")),
         column("steps_done", _("Steps done (%)"), accessor=lambda row: row["steps_done"]),
+        column("practice_adherence", _("Practice adherence (%)"),
+               accessor=lambda row: row["practice_adherence"]),
     ]
 
     @cached_property
@@ -73,6 +77,7 @@ class ProgressReport(CoachingReport):
             done, total = steps.get(stage["engagement_id"], (0, 0))
             steps[stage["engagement_id"]] = (done + stage["steps_done"], total + stage["steps"])
         stuck = stuck_clients(queryset)
+        practised = adherence_by_engagement(queryset)
         rows = []
         for engagement_id in sorted(totals, key=lambda pk: (titles.get(pk, ""), pk)):
             total = totals[engagement_id]
@@ -86,6 +91,8 @@ class ProgressReport(CoachingReport):
                 "stuck": stuck.get(engagement_id, 0),
                 "at_risk": total["at_risk"],
                 "steps_done": metrics.rate(done, all_steps),
+                "practice_adherence": practised[engagement_id].percent
+                if engagement_id in practised else None,
             })
             for stage in stages:
                 if stage["engagement_id"] != engagement_id:
@@ -99,6 +106,7 @@ class ProgressReport(CoachingReport):
                     "stuck": stage["stuck"],
                     "at_risk": None,
                     "steps_done": metrics.rate(stage["steps_done"], stage["steps"]),
+                    "practice_adherence": None,
                 })
         return rows
 

@@ -31,6 +31,7 @@ class SalesFilters(WagtailFilterSet):
         choices=[
             ("offer", _("By offer")), ("price", _("By offer and price")),
             ("sales_manager", _("By sales manager")),
+            ("enquiries", _("Enquiries by sales manager")),
         ],
     )
     period = PeriodFilter(help_text=_("When the order was placed."))
@@ -56,7 +57,9 @@ class SalesReport(CoachingReport):
     description = _(
         "Orders placed in the period. Paid: a payment was received. Sold: the price (an "
         "installment plan counts every installment, a subscription one period). Net: sold "
-        "less refunds. Amounts are per currency."
+        "less refunds. Amounts are per currency. Enquiries by sales manager: the questions "
+        "asked from offer pages in the period, and how many led to a paid order (conversion) "
+        "how many days after they were asked (the median)."
     )
 
     @property
@@ -64,6 +67,8 @@ class SalesReport(CoachingReport):
         return self.filter_value("by") or "offer"
 
     def rows(self, queryset):
+        if self.by == "enquiries":
+            return self.enquiry_rows()
         start, end = self.period()
         rows = metrics.sales(queryset, by=self.by, start=start, end=end)
         offers = dict(OfferPage.objects.filter(
@@ -81,8 +86,38 @@ class SalesReport(CoachingReport):
         return sorted(rows, key=lambda row: (str(row[key]), row.get("price_label", ""),
                                              row["currency"]))
 
+    def enquiry_rows(self):
+        """Enquiries and what they became, per sales manager: those the viewer may see
+        (``view_enquiry``), for the chosen offer and sales manager, asked in the period."""
+        enquiries = visible(self.request.user, "view_enquiry")
+        offer, manager = self.filter_value("offer"), self.filter_value("sales_manager")
+        if offer is not None:
+            enquiries = enquiries.filter(offer=offer)
+        if manager is not None:
+            enquiries = enquiries.filter(sales_manager=manager)
+        start, end = self.period()
+        rows = metrics.enquiry_conversion(enquiries, start=start, end=end)
+        managers = get_user_model().objects.in_bulk(
+            {row["sales_manager_id"] for row in rows} - {None}
+        )
+        for row in rows:
+            manager = managers.get(row["sales_manager_id"])
+            row["sales_manager"] = person(manager) if manager else _("No sales manager")
+        return sorted(rows, key=lambda row: str(row["sales_manager"]))
+
     @property
     def columns(self):
+        if self.by == "enquiries":
+            return [
+                column("sales_manager", _("Sales manager")),
+                column("enquiries", _("Enquiries")),
+                column("open", _("Open")),
+                column("won", _("Won")),
+                column("lost", _("Lost")),
+                column("orders", _("Paid orders")),
+                column("conversion", _("Conversion (%)")),
+                column("days_to_order", _("Days to order (median)")),
+            ]
         first = {
             "offer": [column("offer", _("Offer"))],
             "price": [column("offer", _("Offer")), column("price_label", _("Price"))],
@@ -101,8 +136,18 @@ class SalesReport(CoachingReport):
         ]
 
     def chart(self):
-        label = "sales_manager" if self.by == "sales_manager" else "offer"
         rows = self.report_rows
+        if self.by == "enquiries":
+            return Chart(
+                kind="bar", title=_("Enquiries and the orders they led to"),
+                labels=[str(row["sales_manager"]) for row in rows],
+                series=[
+                    Series(_("Enquiries"), [row["enquiries"] for row in rows]),
+                    Series(_("Paid orders"), [row["orders"] for row in rows]),
+                ],
+                description=_("Enquiries and paid orders per sales manager."),
+            )
+        label = "sales_manager" if self.by == "sales_manager" else "offer"
         currencies = sorted({row["currency"] for row in rows})
         if len(currencies) != 1:
             return None  # amounts in several currencies do not share an axis

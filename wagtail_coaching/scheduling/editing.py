@@ -12,7 +12,15 @@ from django.utils.translation import gettext as _
 from ..models import GroupSession, SessionStatus
 from ..permissions import allowed
 from .errors import CoachNotAllowed
-from .sessions import ONE, change_co_coaches, change_coach, sessions_reached, update_sessions
+from .series import calendar_series
+from .sessions import (
+    ONE,
+    change_co_coaches,
+    change_coach,
+    coaches_changed,
+    sessions_reached,
+    update_sessions,
+)
 
 
 def open_session_ids(session, scope, now):
@@ -53,9 +61,19 @@ def edit_session(session, changes, *, coach=None, co_coaches=None, actor, scope=
             update_sessions(session, changes, scope=scope, actor=actor, now=now)
             if changes else []
         )
+        # A series held as one event: its coaches hear once, whatever the number of sessions.
+        concerned = {}
         if coach is not None:
             for target in GroupSession.objects.filter(pk__in=ids).order_by("starts_at"):
-                change_coach(target, coach, actor=actor, now=now)
+                before = target.coach_id
+                change_coach(target, coach, actor=actor, now=now, notify=False)
+                series = calendar_series(target)
+                if series is not None and before != coach.pk:
+                    concerned.setdefault(series.pk, (series, set()))[1].update(
+                        {before, coach.pk})
         if co_coaches is not None:
-            change_co_coaches(ids, co_coaches, now=now)
+            for series, coach_ids in change_co_coaches(ids, co_coaches, now=now, notify=False):
+                concerned.setdefault(series.pk, (series, set()))[1].update(coach_ids)
+        for series, coach_ids in concerned.values():
+            coaches_changed(series, coach_ids)
     return max(len(changed), len(ids) if (coach or co_coaches is not None) else 0)

@@ -22,6 +22,8 @@ from ..models import (
 from ..notifications.outbox import queue_notifications
 from . import messages as msg
 from .errors import InvalidToken, SessionNotOpen
+from .seats import holds_seat
+from .series import calendar_series, send_series_invitations
 from .sessions import send_invitations_later, session_coaches
 
 RSVP_SALT = "wagtail_coaching.rsvp"
@@ -82,6 +84,10 @@ def send_invitations(session_id, *, batch_size=None, now=None):
     session = GroupSession.objects.select_related("coach").filter(pk=session_id).first()
     if session is None or session.is_cancelled or session.starts_at <= now:
         return 0
+    series = calendar_series(session)
+    if series is not None:
+        # One email per person for the whole series.
+        return send_series_invitations(series.pk, [session.pk], batch_size=batch_size, now=now)
     event = msg.group_event(session)
     key = f"group:{session.pk}"
     queued = queue_notifications(
@@ -100,15 +106,16 @@ def send_invitations(session_id, *, batch_size=None, now=None):
             session=session, user_id__in=chunk, status__in=CALENDAR_STATUSES
         ).select_related("user")
         queued += queue_notifications(
-            invitation(session, registration, event) for registration in registrations
+            invitation(session, registration) for registration in registrations
         )
     return queued
 
 
-def invitation(session, registration, event=None):
+def invitation(session, registration):
     """The invitation email (with accept and decline links) or, for someone already
-    registered, the confirmation, each with the calendar file."""
-    event = event or msg.group_event(session)
+    registered, the confirmation, each with the calendar file. The video link is only in
+    the confirmation: an invitation gives no seat."""
+    event = msg.group_event(session, with_link=holds_seat(registration))
     invited = registration.status == RegistrationStatus.INVITED
     payload = {}
     if invited:

@@ -53,6 +53,21 @@ def seat_holders(registrations):
     return registrations.filter(status__in=SEAT_STATUSES)
 
 
+# A series held as one event keeps an occurrence in the person's calendar while they are
+# invited or hold a seat (a held session stays where it was).
+_KEPT_IN_CALENDAR = (*CALENDAR_STATUSES, *SEAT_STATUSES)
+
+
+def kept_in_calendar(registration):
+    """Whether ``registration``'s occurrence stays in the person's copy of a series."""
+    return registration.status in _KEPT_IN_CALENDAR
+
+
+def calendar_keepers(registrations):
+    """The registrations of ``registrations`` (a queryset) that ``kept_in_calendar``."""
+    return registrations.filter(status__in=_KEPT_IN_CALENDAR)
+
+
 def seats_taken_annotation(session_ref="pk"):
     """Seats taken in the session ``session_ref`` points to, as a subquery (a list counts
     them in the same query), immune to the joins of the outer query."""
@@ -139,7 +154,18 @@ def register(session, user, *, check_eligible=True, now=None):
 
 
 def _status_message(session, registration, user):
-    event = msg.group_event(session)
+    # Imported here: ``series`` reads this module's seat rules.
+    from .series import calendar_series, person_changed
+
+    series = calendar_series(session)
+    if series is not None:
+        # Their copy of the series, now with (or, waitlisted, without) this date.
+        kind = "session_waitlisted" if registration.status == S.WAITLISTED else \
+            "session_confirmed"
+        out = person_changed(series, user, kind)
+        if out:
+            return out[0]
+    event = msg.group_event(session, with_link=holds_seat(registration))
     if registration.status == S.WAITLISTED:
         return msg.plain_message(
             user, "session_waitlisted",
@@ -163,9 +189,12 @@ def _record(session, user_id, kind, actor, now, data=None):
 def cancel_registration(session, user, *, declined=False, actor=None, now=None):
     """Take ``user`` off the session (``declined``: they turned the invitation down).
 
-    Only their own calendar copy is cancelled (METHOD:CANCEL to them alone); the session
-    goes on, and a seat they held goes to the first person on the waitlist.
+    Only their own calendar copy is cancelled (METHOD:CANCEL to them alone; in a series
+    held as one event, their copy of the series without this date); the session goes on,
+    and a seat they held goes to the first person on the waitlist.
     """
+    from .series import calendar_series, person_changed  # (series reads this module)
+
     now = now or timezone.now()
     with transaction.atomic():
         session = lock_session(session.pk)
@@ -187,11 +216,18 @@ def cancel_registration(session, user, *, declined=False, actor=None, now=None):
         registration.save()
         _record(session, user.pk, EventKind.SESSION_CANCELLED, actor or user, now,
                 {"declined": declined})
-        if had_calendar:
+        series = calendar_series(session)
+        if had_calendar and series is not None:
+            # Their copy of the series without this date, or cancelled if it was the last.
+            queue_notifications(person_changed(
+                series, user, "session_attendee_cancelled",
+                cancel_kind="session_attendee_cancelled",
+            ))
+        elif had_calendar:
             queue_notifications([
                 msg.calendar_message(
                     user, "session_attendee_cancelled", f"group:{session.pk}",
-                    msg.group_event(session), method="CANCEL",
+                    msg.group_event(session, with_link=False), method="CANCEL",
                     sequence=session.sequence + registration.revision,
                 )
             ])
@@ -221,6 +257,14 @@ def fill_seats(session, *, now=None):
     for r in promoted:
         r.status = S.REGISTERED
         r.revision += 1
+    from .series import calendar_series, client_messages  # (series reads this module)
+
+    series = calendar_series(session)
+    if series is not None:
+        # Each their copy of the series, now with this date (one email each).
+        queue_notifications(client_messages(
+            series, [r.user_id for r in promoted], "session_promoted", now=now))
+        return promoted
     event = msg.group_event(session)
     queue_notifications([
         msg.calendar_message(

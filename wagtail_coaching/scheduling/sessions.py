@@ -10,11 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..calendars.entries import mirror_sessions
 from ..models import (
     CALENDAR_STATUSES,
     Audience,
     GroupSession,
     Recurrence,
+    Registration,
     RegistrationStatus,
     SessionSeries,
     SessionStatus,
@@ -22,7 +24,15 @@ from ..models import (
 from ..notifications.outbox import queue_notifications
 from . import messages as msg
 from .errors import InvalidSchedule, SessionNotOpen
-from .seats import fill_seats, seats_taken_by_session
+from .seats import fill_seats, holds_seat, seats_taken_by_session
+from .series import (
+    calendar_series,
+    coach_messages,
+    raise_sequence,
+    send_series_invitations_later,
+    series_changed,
+    series_sessions,
+)
 
 # Fields whose change attendees' calendars must pick up.
 CALENDAR_FIELDS = (
@@ -143,7 +153,11 @@ def create_sessions(plan, starts, *, recurrence=None, actor=None, invite=True, n
         ])
         _set_people(sessions, "co_coaches", plan.co_coaches)
         _set_people(sessions, "invitees", plan.invitees if plan.audience == Audience.LIST else [])
-        if invite:
+        mirror_sessions(group=[s.pk for s in sessions])
+        if invite and series is not None:
+            # One invitation per person for the whole series.
+            send_series_invitations_later(series)
+        elif invite:
             for session in sessions:
                 send_invitations_later(session)
     return sessions
@@ -159,8 +173,14 @@ def _set_people(sessions, name, users):
 
 
 def send_invitations_later(session):
+    """Invite the session's audience in the background (a session of a series invited as
+    one: with one email per person for the whole series)."""
     from ..tasks import enqueue, send_session_invitations
 
+    series = calendar_series(session)
+    if series is not None:
+        send_series_invitations_later(series, [session.pk])
+        return
     enqueue(send_session_invitations, session.pk)
 
 
@@ -204,8 +224,11 @@ def update_sessions(session, changes, *, scope=ONE, actor=None, now=None):
         raise InvalidSchedule(_("These cannot be changed here: %s") % ", ".join(sorted(unknown)))
     if "time_zone" in changes:
         _zone(changes["time_zone"])
-    changed = []
+    changed, shown = [], []
+    series = calendar_series(session)
     with transaction.atomic():
+        if series is not None:
+            series = SessionSeries.objects.select_for_update().get(pk=series.pk)
         sessions = list(sessions_reached(session, scope).select_for_update().order_by("starts_at"))
         base = next(s for s in sessions if s.pk == session.pk)
         shift = changes["starts_at"] - base.starts_at if "starts_at" in changes else None
@@ -246,10 +269,17 @@ def update_sessions(session, changes, *, scope=ONE, actor=None, now=None):
                 s.sequence += 1
             s.save(update_fields=[*diff, "sequence", "updated_at"])
             changed.append(s)
-            if visible_change:
+            if visible_change and series is not None:
+                shown.append(s)
+            elif visible_change:
                 queue_notifications(_everyone(s, "session_updated", "REQUEST"))
             if "capacity" in diff:
                 fill_seats(s, now=now)
+        # A series held as one event: one email per person for the whole change.
+        if series is not None:
+            series_changed(series, shown, kind="session_updated",
+                           coach_kind="coach_session_updated", now=now)
+        mirror_sessions(group=[s.pk for s in changed])
     return changed
 
 
@@ -262,12 +292,15 @@ def _holders(session):
 
 def _everyone(session, kind, method):
     """``kind`` to everyone holding the session in their calendar and ``coach_<kind>`` to
-    its coaches, each at their own SEQUENCE."""
+    its coaches, each at their own SEQUENCE. The video link is only in the copies of
+    people with a seat (and the coaches')."""
     event = msg.group_event(session)
+    without_link = msg.group_event(session, with_link=False)
     key = f"group:{session.pk}"
     out = [
-        msg.calendar_message(r.user, kind, key, event, method=method,
-                             sequence=session.sequence + r.revision)
+        msg.calendar_message(r.user, kind, key,
+                             event if holds_seat(r) else without_link,
+                             method=method, sequence=session.sequence + r.revision)
         for r in _holders(session)
     ]
     out += [
@@ -284,7 +317,10 @@ def cancel_sessions(session, *, scope=ONE, actor=None, now=None):
     told by email. Returns the sessions cancelled."""
     now = now or timezone.now()
     done = []
+    series = calendar_series(session)
     with transaction.atomic():
+        if series is not None:
+            series = SessionSeries.objects.select_for_update().get(pk=series.pk)
         for s in sessions_reached(session, scope).select_for_update().order_by("starts_at"):
             if s.is_cancelled:
                 continue
@@ -296,6 +332,8 @@ def cancel_sessions(session, *, scope=ONE, actor=None, now=None):
             s.sequence += 1
             s.save(update_fields=["status", "sequence", "updated_at"])
             done.append(s)
+            if series is not None:
+                continue
             # The waitlist never had it in their calendar: an email is enough.
             waitlist = [
                 msg.plain_message(r.user, "session_cancelled", f"group:{s.pk}:{r.user_id}:"
@@ -305,12 +343,39 @@ def cancel_sessions(session, *, scope=ONE, actor=None, now=None):
                 ).select_related("user")
             ]
             queue_notifications([*_everyone(s, "session_cancelled", "CANCEL"), *waitlist])
+        if series is not None and done:
+            # One email per person: the series without these dates (EXDATE), or one
+            # CANCEL of the whole series for whoever has no date left in it.
+            series_changed(series, done, kind="session_cancelled",
+                           coach_kind="coach_session_cancelled",
+                           cancel_kind="session_cancelled", now=now)
+            _tell_series_waitlist(series, done)
+        mirror_sessions(group=[s.pk for s in done])
     return done
 
 
-def change_coach(session, coach, *, actor=None, now=None):
+def _tell_series_waitlist(series, cancelled):
+    """One plain email per person waiting for any of the ``cancelled`` sessions."""
+    waiting = {}
+    for r in (
+        Registration.objects.filter(session__in=cancelled, status=RegistrationStatus.WAITLISTED)
+        .select_related("user", "session").order_by("session__starts_at", "pk")
+    ):
+        waiting.setdefault(r.user_id, r)
+    queue_notifications([
+        msg.plain_message(r.user, "session_cancelled",
+                          f"series:{series.pk}:{r.user_id}:waitlist:{series.sequence}",
+                          msg.group_event(r.session, with_link=False))
+        for r in waiting.values()
+    ])
+
+
+def change_coach(session, coach, *, actor=None, now=None, notify=True):
     """Give the session another coach: it shows in their dashboard and calendar; the
-    previous coach's calendar copy is cancelled."""
+    previous coach's calendar copy is cancelled (in a series held as one event: the
+    series is updated for both, each with the occurrences they lead). ``notify=False``:
+    the caller tells the coaches of a series (``coaches_changed``) once for many
+    sessions."""
     now = now or timezone.now()
     with transaction.atomic():
         s = GroupSession.objects.select_for_update().select_related("coach").get(pk=session.pk)
@@ -323,6 +388,12 @@ def change_coach(session, coach, *, actor=None, now=None):
         s.sequence += 1
         s.save(update_fields=["coach", "sequence", "updated_at"])
         s.co_coaches.remove(coach)
+        mirror_sessions(group=[s.pk])
+        series = calendar_series(s)
+        if series is not None:
+            if notify:
+                coaches_changed(series, {coach.pk, previous.pk})
+            return s
         event = msg.group_event(s)
         key = f"group:{s.pk}:coach"
         queue_notifications([
@@ -333,11 +404,27 @@ def change_coach(session, coach, *, actor=None, now=None):
         ])
     return s
 
-def change_co_coaches(session_ids, co_coaches, *, now=None):
+def coaches_changed(series, coach_ids):
+    """Who leads the sessions of ``series`` changed: each of ``coach_ids`` gets the series
+    with the occurrences they lead now (or a cancellation when they lead none)."""
+    if not coach_ids:
+        return 0
+    raise_sequence(series)
+    return queue_notifications(coach_messages(
+        series, coach_ids, "coach_session_assigned", cancel_kind="coach_session_unassigned",
+        sessions=series_sessions(series),
+    ))
+
+
+def change_co_coaches(session_ids, co_coaches, *, now=None, notify=True):
     """Set the co-coaches of these sessions. Those added get the session in their calendar,
     those removed a cancellation; SEQUENCE rises so the new copy supersedes the old one.
+    In a series held as one event, each coach concerned gets the series once. Returns
+    ``(series, coach ids)`` for each such series (what ``notify=False`` leaves to the
+    caller).
     """
     now = now or timezone.now()
+    concerned = {}
     with transaction.atomic():
         sessions = GroupSession.objects.select_for_update().filter(pk__in=session_ids)
         for s in sessions.prefetch_related("co_coaches"):
@@ -352,6 +439,12 @@ def change_co_coaches(session_ids, co_coaches, *, now=None):
             s.co_coaches.set(list(wanted.values()))
             s.sequence += 1
             s.save(update_fields=["sequence", "updated_at"])
+            mirror_sessions(group=[s.pk])
+            series = calendar_series(s)
+            if series is not None:
+                concerned.setdefault(series.pk, (series, set()))[1].update(
+                    c.pk for c in (*added, *removed))
+                continue
             event = msg.group_event(s)
             key = f"group:{s.pk}:coach"
             queue_notifications([
@@ -362,3 +455,7 @@ def change_co_coaches(session_ids, co_coaches, *, now=None):
                                        method="CANCEL", sequence=s.sequence)
                   for c in removed),
             ])
+        if notify:
+            for series, coach_ids in concerned.values():
+                coaches_changed(series, coach_ids)
+    return list(concerned.values())

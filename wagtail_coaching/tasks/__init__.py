@@ -32,9 +32,11 @@ BULK_QUEUE = "coaching_bulk"
 QUEUES = (QUEUE, BULK_QUEUE)
 
 # Actors whose work is already kept in an outbox table of their own: ``send_notifications``
-# (unsent Notification rows, which the sweeper re-queues). Enqueueing them needs no
-# PendingJob row, only a send after commit that never fails the caller.
-OUTBOX_BACKED = frozenset({"send_notifications"})
+# (unsent Notification rows, which the sweeper re-queues), ``write_calendar_entries``
+# (pending CalendarEntry rows) and ``refresh_calendar`` (a connection due for a read), which
+# ``sync_calendars`` sends again. Enqueueing them needs no PendingJob row, only a send
+# after commit that never fails the caller.
+OUTBOX_BACKED = frozenset({"send_notifications", "write_calendar_entries", "refresh_calendar"})
 
 # Errors that no retry can cure: the code is wrong, not the weather. Such a job fails at
 # once (and shows in "Failed jobs") instead of retrying for hours.
@@ -61,6 +63,17 @@ def enqueue(actor, *args, **kwargs):
         outbox.send_after_commit(actor, args, kwargs)
         return None
     return outbox.enqueue_job(actor, args, kwargs)
+
+
+def enqueue_delayed(actor, not_before, *args):
+    """Send an outbox-backed actor's message once the surrounding transaction commits, to
+    run no sooner than ``not_before`` (an aware datetime). Its outbox rows are the record:
+    the sweeper sends them if this message is lost."""
+    from . import outbox
+
+    if actor.actor_name not in OUTBOX_BACKED:
+        raise ValueError(f"{actor.actor_name} keeps no outbox of its own: use enqueue()")
+    outbox.send_after_commit(actor, args, {}, not_before=not_before)
 
 
 def retry_transient(max_retries):
@@ -145,6 +158,15 @@ def send_session_invitations(session_id):
     send_invitations(session_id)
 
 
+@bulk_job
+def send_series_invitations(series_id, session_ids=None):
+    """Invite a series' audience with one email per person for the whole series (and its
+    coaches); safe to run again."""
+    from ..scheduling.series import send_series_invitations as send
+
+    send(series_id, session_ids)
+
+
 @cron(coaching_settings.RULES_SCHEDULE)
 @job(BULK_QUEUE, max_retries=3, min_backoff=10 * SECOND, max_backoff=MINUTE)
 def dispatch_rules():
@@ -161,3 +183,36 @@ def run_timed_rules():
     from ..automation.timed import evaluate_timed_rules
 
     evaluate_timed_rules()
+
+
+# Coaches' own calendars (CalDAV). A calendar that fails is recorded on its connection and
+# tried again later with backoff (by ``sync_calendars``): these jobs do not raise for it.
+@cron(coaching_settings.CALENDAR_SYNC_SCHEDULE)
+@job(BULK_QUEUE, max_retries=0, min_backoff=SECOND, max_backoff=SECOND)
+def sync_calendars():
+    """Read the busy times of every calendar that is due, and write the calendar entries
+    still pending (a lost message, or a retry after a failure)."""
+    from ..calendars.sync import due_connections
+    from ..calendars.writing import users_with_due_entries
+    from .outbox import send_after_commit
+
+    for connection_id in due_connections():
+        send_after_commit(refresh_calendar, [connection_id], {})
+    for user_id in users_with_due_entries():
+        send_after_commit(write_calendar_entries, [user_id], {})
+
+
+@bulk_job
+def refresh_calendar(connection_id):
+    """Read one coach's busy times from their calendar."""
+    from ..calendars.sync import refresh_busy_times
+
+    refresh_busy_times(connection_id)
+
+
+@bulk_job
+def write_calendar_entries(user_id):
+    """Write one person's pending sessions into their calendar (or remove them)."""
+    from ..calendars.writing import write_calendar_entries as write
+
+    write(user_id)

@@ -22,15 +22,26 @@ logger = logging.getLogger(__name__)
 KEEP_SENT_JOBS = timezone.timedelta(days=7)
 
 
-def send_after_commit(actor, args, kwargs):
+# Added to a delayed message's wait, so that it never runs a moment before its time.
+DELAY_MARGIN_MS = 1000
+
+
+def send_after_commit(actor, args, kwargs, not_before=None):
     """Send a message after commit, for work kept in an outbox of its own: a broker error is
-    logged, never raised into the caller (whose change has committed already)."""
-    transaction.on_commit(lambda: _send_quietly(actor, args, kwargs))
+    logged, never raised into the caller (whose change has committed already). With
+    ``not_before`` the message waits in the broker until then."""
+    transaction.on_commit(lambda: _send_quietly(actor, args, kwargs, not_before))
 
 
-def _send_quietly(actor, args, kwargs):
+def _send_quietly(actor, args, kwargs, not_before=None):
     try:
-        actor.send(*args, **kwargs)
+        if not_before is None:
+            actor.send(*args, **kwargs)
+        else:
+            wait = (not_before - timezone.now()).total_seconds() * 1000
+            actor.send_with_options(
+                args=args, kwargs=kwargs, delay=max(0, int(wait)) + DELAY_MARGIN_MS
+            )
     except Exception:
         logger.exception(
             "Could not send %s to the broker; the outbox sweeper will send it again.",

@@ -5,7 +5,6 @@ dashboard keeps a fixed number of queries however long a journey is.
 """
 
 from datetime import datetime
-from urllib.parse import urlencode
 
 from django import template
 from django.conf import settings
@@ -18,6 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from ..blocks import ACTIVITY_BLOCKS, UnlockRule
 from ..models import ActivityState
 from ..utils import people, time_zones
+from ..utils.dates import before_full_stop as _before_full_stop
+from ..utils.money import format_amount
+from ..utils.urls import with_next
 
 register = template.Library()
 
@@ -141,6 +143,18 @@ def one_to_one_steps(journey):
     ]
 
 
+@register.filter
+def open_practices(journey):
+    """The open steps of a journey that are practices with a cadence, each with its
+    ``practice`` status (set by the read models, ``journeys.queries``)."""
+    return [
+        row
+        for stage in journey.stages
+        for row in stage.activities
+        if row.state == ActivityState.AVAILABLE and getattr(row, "practice", None) is not None
+    ]
+
+
 # -- Account links for any site's header ---------------------------------------------------
 # Logout URL names to try, in order: django-allauth's, then django.contrib.auth's.
 LOGOUT_URL_NAMES = ("account_logout", "logout")
@@ -151,13 +165,6 @@ def _reverse_or_none(name):
         return reverse(name)
     except NoReverseMatch:
         return None
-
-
-def _with_next(url, next_path):
-    if not next_path:
-        return url
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}{urlencode({'next': next_path})}"
 
 
 @register.inclusion_tag("wagtail_coaching/includes/account_links.html", takes_context=True)
@@ -180,7 +187,7 @@ def coaching_account_links(context):
         "profile_url": _reverse_or_none("account_profile"),
         "logout_url": next(filter(None, map(_reverse_or_none, LOGOUT_URL_NAMES)), None),
         # No "Sign in" on the sign-in page itself.
-        "login_url": _with_next(login_url, path) if login_url and login_url != path else "",
+        "login_url": with_next(login_url, path) if login_url and login_url != path else "",
         "current_path": path,
     }
 
@@ -210,6 +217,13 @@ def _day_and_time(local):
 
 
 @register.filter
+def before_full_stop(value):
+    """``{{ when|before_full_stop }}.``: a formatted date or time that a sentence's full
+    stop follows, without its own ("10 a.m." and not "10 a.m..")."""
+    return _before_full_stop(value)
+
+
+@register.filter
 def session_time(value, zone_name):
     """``"2030-03-04T16:00:00+00:00"|session_time:"Europe/Paris"`` → "Monday, March 4,
     2030, 5 p.m. (Europe/Paris)": the day and time in the session's zone, named."""
@@ -233,3 +247,23 @@ def session_when(starts_at, ends_at, zone_name):
         date_filter(end, "TIME_FORMAT") if end.date() == start.date() else _day_and_time(end)
     )
     return f"{_day_and_time(start)}–{end_text} ({start.tzinfo.key})"
+
+
+@register.filter
+def iso_date(value):
+    """``"2030-03-04"|iso_date`` → a date, for ``|date`` (a date written into a message's
+    payload as text); anything else → None."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@register.filter
+def money(amount, currency):
+    """``amount`` (major units) in ``currency`` as the active language writes it: €49.00."""
+    if amount is None or not currency:
+        return ""
+    return format_amount(amount, currency)

@@ -49,10 +49,13 @@ def site_root():
 
 
 def make_engagement(program=None, title="Leadership Foundations", parent=None, publish=True,
-                    **fields):
-    """Create an engagement page under the site root; publish it through a revision."""
+                    page_class=EngagementPage, **fields):
+    """Create an engagement page under the site root; publish it through a revision.
+
+    ``page_class`` is ``EngagementPage`` or a site's own subclass of it (``fields`` may then
+    hold the subclass's fields too)."""
     parent = parent or site_root()
-    page = EngagementPage(
+    page = page_class(
         title=title,
         summary=fields.pop("summary", "Grow as a leader"),
         intro=fields.pop("intro", "<p>A public introduction.</p>"),
@@ -69,8 +72,10 @@ def make_engagement(program=None, title="Leadership Foundations", parent=None, p
 
 
 def publish_program(page, program):
-    """Publish a new revision of ``page`` with ``program`` (fires page_published)."""
-    page = EngagementPage.objects.get(pk=page.pk)
+    """Publish a new revision of ``page`` with ``program`` (fires page_published).
+
+    The revision is made from the page's own class, so a subclass keeps its fields."""
+    page = EngagementPage.objects.get(pk=page.pk).specific
     page.program = program
     page.save_revision().publish()
     page.refresh_from_db()

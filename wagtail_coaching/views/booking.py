@@ -6,16 +6,22 @@ messages. A coach or admin who may reschedule a session uses the same pages.
 """
 
 from itertools import groupby
+from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
+from ..conf import coaching_settings
+from ..conversations import MessageRefused
 from ..journeys import JourneyError
 from ..models import ActivityState, AssignmentMethod, CoachingSessionStatus, EnrollmentStatus
 from ..permissions import allowed, visible
@@ -30,6 +36,10 @@ from ..scheduling import (
     reschedule_session,
 )
 from ..scheduling.booking import current_coach_id, parse_start, reschedule_times
+from ..scheduling.feeds import session_file
+from ..scheduling.time_requests import DAYS, NOTE_MAX_LENGTH, PARTS_OF_DAY, ask_for_time
+from ..scheduling.week import WeekOutOfRange, choose_week, free_week
+from ..utils.dates import before_full_stop
 from ..utils.people import display_name
 from .client import ClientViewMixin
 from .sessions import forbidden, safe_next, sessions_url
@@ -50,14 +60,44 @@ def when(moment):
     }
 
 
+class WeekForm(forms.Form):
+    """The booking page's one query parameter: which week to show (any day of it)."""
+
+    week = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
 
 
-class BookView(ClientViewMixin, View):
-    """The free times of the client's coach (or of the team, before one is assigned), and
-    booking one of them from the allotment."""
+class AskForTimeForm(forms.Form):
+    """When no free time suits: the days and times of day that would, and a note."""
 
-    template_name = "wagtail_coaching/sessions/book.html"
+    days = forms.MultipleChoiceField(
+        label=gettext_lazy("Days that suit you"), required=False,
+        choices=list(DAYS.items()), widget=forms.CheckboxSelectMultiple,
+    )
+    parts_of_day = forms.MultipleChoiceField(
+        label=gettext_lazy("Times of day that suit you"), required=False,
+        choices=list(PARTS_OF_DAY.items()), widget=forms.CheckboxSelectMultiple,
+    )
+    note = forms.CharField(
+        label=gettext_lazy("Anything else your coach should know"),
+        required=False, max_length=NOTE_MAX_LENGTH, strip=True,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
+    def clean(self):
+        data = super().clean()
+        if not (data.get("days") or data.get("parts_of_day") or data.get("note")):
+            raise forms.ValidationError(
+                _("Say which days or times of day suit you, or write a note.")
+            )
+        return data
+
+
+def week_url(activity, monday):
+    url = reverse("wagtail_coaching:book", args=[activity.public_id])
+    return f"{url}?{urlencode({'week': monday.isoformat()})}" if monday else ""
+
+
+class BookingStepMixin(ClientViewMixin):
     def get_activity(self, request, public_id):
         activity = (
             visible(request.user, "book_session")
@@ -68,6 +108,17 @@ class BookView(ClientViewMixin, View):
         if activity is None or not allowed(request.user, "book_session", activity):
             raise Http404(_("No such step."))
         return activity
+
+    def step_state(self, activity):
+        """(the allotment, whether the client must choose a coach first, why nothing can
+        be booked now or None)."""
+        allot = allotment(activity)
+        needs_coach = (
+            current_coach_id(activity.enrollment) is None
+            and activity.enrollment.engagement.assignment_policy
+            == AssignmentMethod.CLIENT_CHOICE
+        )
+        return allot, needs_coach, self.refusal(activity, allot, needs_coach)
 
     def refusal(self, activity, allot, needs_coach):
         """Why nothing can be booked now, or None."""
@@ -82,16 +133,22 @@ class BookView(ClientViewMixin, View):
             return _("Choose your coach first; then you can book a time with them.")
         return None
 
-    def render(self, request, activity, status=200, selected=""):
+    def render(self, request, activity, status=200, selected="", week=None, ask_form=None):
+        """The week view of the free times (``week``: a day of the week to show, else the
+        week of the first free time), the allotment, and the form to ask for a time."""
         enrollment = activity.enrollment
-        allot = allotment(activity)
-        coach_id = current_coach_id(enrollment)
-        needs_coach = (
-            coach_id is None
-            and enrollment.engagement.assignment_policy == AssignmentMethod.CLIENT_CHOICE
-        )
-        refusal = self.refusal(activity, allot, needs_coach)
+        allot, needs_coach, refusal = self.step_state(activity)
         times = [] if refusal else bookable_times(activity)
+        zone = timezone.get_current_timezone()
+        try:
+            monday = choose_week(times, zone, week)
+        except WeekOutOfRange as exc:
+            monday = exc.args[0]
+            messages.info(request, _(
+                "Sessions can be booked from now to %(days)d days ahead: here is the "
+                "nearest week you can book in."
+            ) % {"days": coaching_settings.BOOKING_HORIZON_DAYS})
+        shown = free_week(times, monday, zone)
         return TemplateResponse(request, self.template_name, {
             "activity": activity,
             "enrollment": enrollment,
@@ -99,13 +156,34 @@ class BookView(ClientViewMixin, View):
             "allotment": allot,
             "needs_coach": needs_coach,
             "refusal": refusal,
-            "days": by_day(times),
+            "has_times": bool(times),
+            "week": shown,
+            "previous_url": week_url(activity, shown.previous),
+            "next_url": week_url(activity, shown.next),
+            "next_free_url": week_url(activity, shown.next_free_monday),
             "selected": selected,
             "late_cancel_hours": late_cancel_hours(),
+            "ask_form": ask_form or AskForTimeForm(),
+            "ask_url": reverse("wagtail_coaching:ask_for_time", args=[activity.public_id]),
         }, status=status)
 
+
+class BookView(BookingStepMixin, View):
+    """The free times of the client's coach (or of the team, before one is assigned) as a
+    week view in the client's time zone, and booking one of them from the allotment."""
+
+    template_name = "wagtail_coaching/sessions/book.html"
+
     def get(self, request, public_id):
-        return self.render(request, self.get_activity(request, public_id))
+        activity = self.get_activity(request, public_id)
+        form = WeekForm(request.GET)
+        if not form.is_valid():
+            messages.error(request, _(
+                "That week could not be read (use a date such as 2030-01-14): here are the "
+                "first free times."
+            ))
+            return self.render(request, activity, status=400)
+        return self.render(request, activity, week=form.cleaned_data["week"])
 
     def post(self, request, public_id):
         activity = self.get_activity(request, public_id)
@@ -114,16 +192,58 @@ class BookView(ClientViewMixin, View):
         if starts_at is None:
             messages.error(request, _("Choose one of the times below."))
             return self.render(request, activity, status=400)
+        shown = timezone.localtime(starts_at).date()
         try:
             session = book_session(activity, starts_at, actor=request.user)
         except JourneyError as exc:  # slot taken, allotment used up, step closed, ...
             messages.error(request, str(exc))
-            return self.render(request, activity, status=409)
+            return self.render(request, activity, status=409, selected=raw,
+                               week=self.bookable_day(shown))
         messages.success(request, _(
             "Your session with %(coach)s on %(when)s is booked. The invitation is on its "
             "way to your calendar."
         ) % {"coach": display_name(session.coach), "when": when(session.starts_at)})
         return redirect(sessions_url())
+
+    def bookable_day(self, day):
+        """``day`` if its week can be shown, else None (the first free week then)."""
+        try:
+            choose_week([], timezone.get_current_timezone(), day)
+        except WeekOutOfRange:
+            return None
+        return day
+
+
+class AskForTimeView(BookingStepMixin, View):
+    """No free time suits (or there is none): ask the coach for one, as a message in the
+    conversation of the enrollment. The form is on the booking page."""
+
+    template_name = BookView.template_name
+    http_method_names = ["post"]
+
+    def post(self, request, public_id):
+        activity = self.get_activity(request, public_id)
+        if not allowed(request.user, "write_messages", activity.enrollment):
+            return forbidden(request, _("You cannot write to your coach here."))
+        form = AskForTimeForm(request.POST)
+        if not form.is_valid():
+            return self.render(request, activity, status=400, ask_form=form)
+        _allot, _needs_coach, refusal = self.step_state(activity)
+        if refusal:
+            messages.error(request, refusal)
+            return self.render(request, activity, status=409, ask_form=form)
+        data = form.cleaned_data
+        try:
+            ask_for_time(activity, request.user, days=data["days"],
+                         parts_of_day=data["parts_of_day"], note=data["note"])
+        except (JourneyError, MessageRefused) as exc:
+            messages.error(request, str(exc))
+            return self.render(request, activity, status=409, ask_form=form)
+        messages.success(request, _(
+            "Your coach has your message and will offer you a time. Their answer comes here, "
+            "in your conversation."
+        ))
+        return redirect("wagtail_coaching:conversation", activity.enrollment.public_id)
 
 
 class OneToOneMixin(ClientViewMixin):
@@ -145,6 +265,23 @@ class OneToOneMixin(ClientViewMixin):
 
     def is_client(self, request, session):
         return session.enrollment.client_id == request.user.pk
+
+
+class SessionCalendarView(OneToOneMixin, View):
+    """One 1:1 session as an .ics file to add to a calendar: the same UID and SEQUENCE as
+    its invitation emails, so a calendar holding both shows it once. For whoever may see
+    the session (the client, its coaches, staff per the matrix); anyone else: 404."""
+
+    def get(self, request, public_id):
+        session = self.get_session(request, public_id)
+        if not allowed(request.user, "view_coachingsession", session):
+            raise Http404(_("No such session."))
+        response = HttpResponse(session_file(session), content_type="text/calendar; charset=utf-8")
+        day = timezone.localtime(session.starts_at).date().isoformat()
+        response["Content-Disposition"] = f'attachment; filename="coaching-session-{day}.ics"'
+        response["Cache-Control"] = "private"
+        response["X-Robots-Tag"] = "noindex"
+        return response
 
 
 class RescheduleView(OneToOneMixin, View):
@@ -192,7 +329,7 @@ class RescheduleView(OneToOneMixin, View):
             return self.render(request, session, status=409)
         messages.success(request, _(
             "The session is moved to %(when)s. Calendars get the new time."
-        ) % {"when": when(session.starts_at)})
+        ) % {"when": before_full_stop(when(session.starts_at))})
         return redirect(safe_next(request, sessions_url()))
 
 

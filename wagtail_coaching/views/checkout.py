@@ -15,7 +15,6 @@ from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -23,7 +22,6 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ..models import Order, OrderStatus
 from ..models.offers import REFERRAL_SESSION_KEY, remember_referral
-from ..payments.access import signup_url
 from ..payments.checkout import (
     confirm_order,
     sales_manager_for_code,
@@ -40,8 +38,13 @@ from ..payments.errors import (
 from ..payments.stripe_client import stripe_enabled
 from ..payments.webhooks import SIGNATURE_HEADER, InvalidWebhook, process_event, verify_event
 from ..permissions import has_offer_access
+from ..utils.urls import signup_url, with_next
 
 logger = logging.getLogger(__name__)
+
+# Session key of the free price a visitor asked for before signing in or up: once they have
+# an account, the confirmation page takes it for them instead of asking a second time.
+PENDING_FREE_SESSION_KEY = "wagtail_coaching_pending_free_price"
 
 
 def _price_or_404(price_id):
@@ -60,6 +63,14 @@ class CheckoutView(View):
     def get(self, request, price_id):
         price = _price_or_404(price_id)
         remember_referral(request)
+        pending = request.session.pop(PENDING_FREE_SESSION_KEY, None)
+        if (
+            pending == price.pk and price.is_free and request.user.is_authenticated
+            and not has_offer_access(request.user, price.offer)
+        ):
+            # They pressed "Start for free" (a POST, CSRF-checked) before signing in or up:
+            # this is the page the sign-in or sign-up returns them to.
+            return self.start(request, price)
         here = request.get_full_path()
         context = {
             "price": price,
@@ -69,15 +80,21 @@ class CheckoutView(View):
             "available": price.is_free or stripe_enabled(),
             "has_access": has_offer_access(request.user, price.offer),
             "login_url": _login_url(here),
-            "signup_url": _with_next(signup_url(), here),
+            "signup_url": with_next(signup_url(), here),
         }
         return TemplateResponse(request, self.template_name, context)
 
     def post(self, request, price_id):
         price = _price_or_404(price_id)
         if not request.user.is_authenticated:
-            # Sign in (or up) first, then come back to this price's confirmation page.
+            # Sign in (or up) first, then come back to this price's confirmation page; a
+            # free price is then taken without a second "Start for free".
+            if price.is_free:
+                request.session[PENDING_FREE_SESSION_KEY] = price.pk
             return redirect_to_login(request.get_full_path())
+        return self.start(request, price)
+
+    def start(self, request, price):
         code = request.POST.get("ref") or request.session.get(REFERRAL_SESSION_KEY)
         offer_url = request.build_absolute_uri(price.offer.get_url(request) or "/")
         try:
@@ -105,14 +122,7 @@ class CheckoutView(View):
 
 
 def _login_url(next_url):
-    return _with_next(resolve_url(settings.LOGIN_URL), next_url)
-
-
-def _with_next(url, next_url):
-    if not url:
-        return ""
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}{urlencode({'next': next_url})}"
+    return with_next(resolve_url(settings.LOGIN_URL), next_url)
 
 
 @method_decorator(never_cache, name="dispatch")

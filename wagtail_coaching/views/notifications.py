@@ -3,6 +3,7 @@ message they want.
 
 - ``notifications/``: every in-app notification of the reader (paged, latest first); a POST
   marks them all read and goes back to ``next`` (a local URL) or to the list.
+- ``notifications/<id>/``: opens one notification: marks it read and goes where it leads.
 - ``notifications/settings/``: a checkbox per kind of message the reader may switch off
   (``notifications.kinds``); kinds for the coaching team show to staff only. Payment
   and session-change messages are listed as always sent, without a checkbox. A kind
@@ -18,6 +19,7 @@ A person only ever sees and changes their own.
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -25,9 +27,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
-from ..notifications.in_app import in_app_notifications, notification_items
-from ..notifications.inbox import mark_all_read
+from ..notifications.in_app import in_app_notifications, notification_items, notification_link
+from ..notifications.inbox import mark_all_read, mark_read
 from ..notifications.preferences import kind_choices, save_preferences
+from ..permissions import allowed
 from .client import ClientViewMixin
 
 # Notifications per page of the list.
@@ -64,6 +67,22 @@ class NotificationsView(ClientViewMixin, View):
         if count:
             messages.success(request, _("All your notifications are marked as read."))
         return redirect(_next_url(request, reverse("wagtail_coaching:notifications")))
+
+
+class OpenNotificationView(ClientViewMixin, View):
+    """Open one of the reader's in-app notifications: it is marked read, and the reader
+    goes where it leads (the conversation, the step, the sessions page; the list when it
+    leads nowhere). Another person's notification does not exist here (404)."""
+
+    http_method_names = ["get", "head"]
+
+    def get(self, request, pk):
+        notification = in_app_notifications(request.user).filter(pk=pk).first()
+        if notification is None or not allowed(request.user, "open_notification", notification):
+            raise Http404(_("No such notification."))
+        mark_read(notification)
+        target = notification_link(notification.payload or {})
+        return redirect(target or reverse("wagtail_coaching:notifications"))
 
 
 class NotificationSettingsView(ClientViewMixin, View):

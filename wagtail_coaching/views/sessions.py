@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from ..continuity.history import GROUP, client_session_history
 from ..models import (
     ActivityState,
     Audience,
@@ -151,7 +152,7 @@ def sessions_page(user, now=None):
     for r in mine:
         r.session.taken = r.taken
         r.seats_left = seats_left(r.session, r.taken)
-        r.show_video = r.status == S.REGISTERED and r.session.video_link
+        r.show_video = holds_seat(r) and bool(r.session.video_link)
     open_sessions = list(
         visible(user, "view_groupsession")
         .filter(status=SessionStatus.SCHEDULED, starts_at__gt=now)
@@ -186,6 +187,11 @@ def sessions_page(user, now=None):
         else:
             past.append(s)
     past.reverse()
+    # Held sessions with their summaries, shared notes and practices (four queries).
+    history = client_session_history(user)
+    held = {h.key: h for h in history}
+    for s in past:
+        s.held = held.get(("one_to_one", s.pk))
 
     activities = list(
         visible(user, "book_session")
@@ -211,6 +217,9 @@ def sessions_page(user, now=None):
         "open_sessions": open_sessions,
         "upcoming_one_to_ones": upcoming,
         "past_one_to_ones": past[:PAST_ONE_TO_ONE_LIMIT],
+        "attended_group_sessions": [h for h in history if h.kind == GROUP][
+            :PAST_ONE_TO_ONE_LIMIT
+        ],
         "allotments": bookings,
         "late_cancel_hours": late_cancel_hours(),
         "now": now,

@@ -8,8 +8,16 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
-from ..journeys import JourneyError, assign_coach, available_coaches, set_consent
-from ..models import AssignmentMethod, CoachAssignment, CoachProfile, Consent, ConsentPurpose
+from ..journeys import (
+    JourneyError,
+    assign_coach,
+    available_coaches,
+    employer_sponsors,
+    set_consent,
+    sharing_choice,
+)
+from ..journeys.queries import coach_profiles
+from ..models import AssignmentMethod, CoachAssignment, ConsentPurpose
 from ..permissions import allowed, visible
 from .client import ClientViewMixin
 
@@ -34,7 +42,7 @@ class ChooseCoachView(ClientViewMixin, View):
 
     def render(self, request, enrollment, status=200):
         ids = available_coaches(enrollment.engagement)
-        profiles = CoachProfile.objects.filter(user_id__in=ids).select_related("user", "photo")
+        profiles = coach_profiles(ids)
         current = CoachAssignment.objects.filter(
             enrollment=enrollment, role="coach", ended_at__isnull=True
         ).select_related("coach").first()
@@ -72,29 +80,35 @@ class ChooseCoachView(ClientViewMixin, View):
 
 
 class PrivacyView(ClientViewMixin, View):
-    """The client decides whether their employer's HR partner sees attendance and progress."""
+    """The client decides whether their employer's HR partner sees attendance and progress.
+
+    A client whose coaching no company sponsors is told that nobody outside their coaching
+    team sees it, and is asked nothing (a POST changes nothing: 400).
+    """
 
     template_name = "wagtail_coaching/privacy.html"
 
     def context(self, request):
-        consent = Consent.objects.filter(
-            client=request.user, purpose=ConsentPurpose.SHARE_PROGRESS
-        ).first()
-        companies = sorted({
-            e.company.name for e in visible(request.user, "view_enrollment")
-            .filter(client=request.user, company__isnull=False).select_related("company")
-        })
-        return {"consent": consent, "companies": companies,
-                "purpose": ConsentPurpose.SHARE_PROGRESS}
+        return {
+            "consent": sharing_choice(request.user),
+            "companies": employer_sponsors(request.user),
+            "purpose": ConsentPurpose.SHARE_PROGRESS,
+        }
 
     def get(self, request):
         return TemplateResponse(request, self.template_name, self.context(request))
 
     def post(self, request):
+        context = self.context(request)
+        if not context["companies"]:
+            messages.error(
+                request, _("No employer sponsors your coaching: there is nothing to share.")
+            )
+            return TemplateResponse(request, self.template_name, context, status=400)
         choice = request.POST.get("share_progress")
         if choice not in ("yes", "no"):
             messages.error(request, _("Choose whether to share your progress."))
-            return TemplateResponse(request, self.template_name, self.context(request), status=400)
+            return TemplateResponse(request, self.template_name, context, status=400)
         set_consent(request.user, ConsentPurpose.SHARE_PROGRESS, choice == "yes")
         messages.success(request, _("Your choice is saved."))
         return redirect(reverse("wagtail_coaching:privacy"))

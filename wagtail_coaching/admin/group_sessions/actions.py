@@ -11,18 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from ...continuity.follow_up import everyone_attended, record_group_session
 from ...journeys.errors import JourneyError
-from ...scheduling import (
-    InvalidSchedule,
-    SessionNotOpen,
-    cancel_sessions,
-    mark_attendance,
-    mark_everyone,
-)
+from ...scheduling import InvalidSchedule, SessionNotOpen, cancel_sessions
 from ...scheduling.invites import invite_audience
 from ...scheduling.sessions import FUTURE, ONE, later_in_series
 from ...utils.time_zones import user_time_zone
 from ..card import CoachingAdminView
+from ..follow_up import FollowUpForm
+from ..forms import first_error
 from ..permission import forbidden, may, visible_or_404
 from .text import when_text
 from .views import ATTENDED, TEMPLATES
@@ -103,13 +100,17 @@ class CancelView(SessionActionView):
 
 
 class AttendanceView(SessionActionView):
-    """Attended or no-show for each person holding a seat, or "everyone attended"."""
+    """Attended or no-show for each person holding a seat, or "everyone attended", with
+    what the coach writes after the session (summary, note, practices: ``FollowUpForm``)."""
 
     FIELD = "attendance-"
 
     def act(self, request, session):
+        form = FollowUpForm(request.POST)
+        if not form.is_valid():
+            raise InvalidSchedule(first_error(form))
         if request.POST.get("everyone") == ATTENDED:
-            changed = mark_everyone(session, ATTENDED, actor=request.user)
+            marks = everyone_attended(session)
         else:
             marks = {}
             for key, value in request.POST.items():
@@ -121,7 +122,9 @@ class AttendanceView(SessionActionView):
                 marks[int(user_id)] = value
             if not marks:
                 raise InvalidSchedule(_("Mark at least one person attended or no-show."))
-            changed = mark_attendance(session, marks, actor=request.user)
+        changed = record_group_session(
+            session, marks, follow_up=form.follow_up(), actor=request.user
+        )
         return ngettext(
             "Attendance saved (%(n)d change).", "Attendance saved (%(n)d changes).",
             len(changed),

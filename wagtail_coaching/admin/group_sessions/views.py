@@ -14,13 +14,14 @@ from django.views.generic.edit import FormView
 from wagtail_modeladmin.views import InspectView, InstanceSpecificView, WMABaseView
 
 from ...journeys.errors import JourneyError
-from ...models import GroupSession, RegistrationStatus
+from ...models import FollowUpPractice, GroupSession, RegistrationStatus
 from ...permissions import allowed, visible
 from ...scheduling import create_sessions, holds_seat
 from ...scheduling.editing import edit_session
 from ...scheduling.errors import CoachNotAllowed
 from ..base import DeclaredFiltersIndexView
-from ..display import person
+from ..display import ClientCards, client_name, person
+from ..follow_up import FollowUpForm
 from ..permission import may
 from .forms import EditSessionForm, SeriesForm
 from .text import (
@@ -166,6 +167,8 @@ def session_page(user, session, now=None):
         key=lambda r: (r.waitlisted_at or now, r.pk),
     )
     started = session.starts_at <= now
+    # Each name opens the client's card where the viewer may open it (asked once).
+    cards = ClientCards(user, [r.user_id for r in registrations]) if can_change else None
     is_open = not session.is_cancelled and not started
     series = []
     if session.series_id:
@@ -197,14 +200,20 @@ def session_page(user, session, now=None):
         },
         "can_change": can_change,
         "show_people": can_change,
-        "seat_holders": [(r, person(r.user)) for r in seat_holders],
-        "waitlist": [(r, person(r.user)) for r in waitlist],
+        "seat_holders": [(r, client_name(r.user, cards)) for r in seat_holders],
+        "waitlist": [(r, client_name(r.user, cards)) for r in waitlist],
         "invite_url": invite_url(session) if can_change else "",
         "started": started,
         "is_open": is_open,
         "can_invite": can_change and is_open,
         "can_cancel": can_change and not session.is_cancelled and session.ends_at > now,
         "can_take_attendance": can_change and started and not session.is_cancelled,
+        "follow_up_form": FollowUpForm(initial={"summary": session.summary})
+        if can_change and started and not session.is_cancelled else None,
+        "practices_given": list(
+            FollowUpPractice.objects.filter(group_session=session)
+            .values_list("activity__title", flat=True).distinct().order_by("activity__title")
+        ) if can_change else [],
         "series": series,
         "step_title": _step_title(session),
         "invite_action": reverse("wagtail_coaching_admin:session_invite",

@@ -1,7 +1,9 @@
 """What the availability list's and a 1:1 session's buttons do: remove a slot (GET asks
 first), record, move and cancel a session (POST). Each finds the object among those the
 viewer sees (404), checks the matrix (403), calls ``scheduling`` and shows its answer as a
-message; a refusal it raises becomes an error message. Staff cancelling is never late.
+message; a refusal it raises becomes an error message. Staff cancelling is never late,
+unless they count the session as used. Posted with ``back=card`` (from the client card) the
+answer goes back to the card.
 ``urlpatterns`` holds these and the URLs of payouts and "My calendar"."""
 
 from django import forms
@@ -11,15 +13,16 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext as _
 
+from ...continuity.follow_up import record_one_to_one
 from ...journeys import JourneyError
-from ...scheduling import cancel_session, record_session, remove_slot, reschedule_session
+from ...scheduling import cancel_session, remove_slot, reschedule_session
 from .. import my_calendar, payouts
 from ..card import CoachingAdminView
-from ..display import in_viewer_zone, local_time, person
+from ..display import card_url, in_viewer_zone, local_time, person
 from ..forms import first_error
-from ..permission import forbidden, may, visible_or_404
+from ..permission import forbidden, may, visible_or_404, wants_fragment
 from .availability import availability_url
-from .forms import RecordForm, RescheduleForm
+from .forms import CancelForm, RecordForm, RescheduleForm
 from .sessions import inspect_url
 
 
@@ -78,7 +81,7 @@ class SessionActionView(CoachingAdminView):
         )
         if not may(request.user, self.permission, session):
             return forbidden(request)
-        form = self.form_class(request.POST)
+        form = self.form = self.form_class(request.POST)
         if not form.is_valid():
             messages.error(request, first_error(form))
         else:
@@ -88,6 +91,8 @@ class SessionActionView(CoachingAdminView):
                 messages.error(request, str(exc))
             else:
                 messages.success(request, done)
+        if request.POST.get("back") == "card":
+            return redirect(card_url(session.enrollment, fragment=wants_fragment(request)))
         return redirect(inspect_url(session))
 
     def perform(self, session, data):
@@ -98,9 +103,9 @@ class RecordSessionView(SessionActionView):
     form_class = RecordForm
 
     def perform(self, session, data):
-        record_session(
-            session, outcome=data["outcome"], summary=data["summary"],
-            private_note=data["private_note"], actor=self.request.user,
+        record_one_to_one(
+            session, outcome=data["outcome"], follow_up=self.form.follow_up(),
+            actor=self.request.user,
         )
         return _("The session is recorded.")
 
@@ -118,9 +123,12 @@ class RescheduleSessionView(SessionActionView):
 
 class CancelSessionView(SessionActionView):
     permission = "reschedule_coachingsession"
+    form_class = CancelForm
 
     def perform(self, session, data):
-        cancel_session(session, actor=self.request.user)
+        cancel_session(session, actor=self.request.user, count_as_used=data["count_as_used"])
+        if data["count_as_used"]:
+            return _("The session is cancelled and counts as used.")
         return _("The session is cancelled and goes back to the client's sessions.")
 
 

@@ -1,12 +1,15 @@
 """The 1:1 forms of the admin: publishing availability (one date cut into slots, repeated
-for N weeks, read in the time zone chosen on the form), recording a session and moving it.
-They read and check what was typed; the scheduling services decide the rest."""
+for N weeks, read in the time zone chosen on the form), recording a session, moving and
+cancelling it, and staff booking for a client (a free time of the coach, or a date and time
+outside availability with the override ticked). They read and check what was typed; the
+scheduling services decide the rest."""
 
 import zoneinfo
 from datetime import datetime
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail.admin.localization import get_available_admin_time_zones
@@ -16,6 +19,7 @@ from ...models import AvailabilitySlot, CoachingSessionStatus, CoachProfile
 from ...scheduling.booking import parse_start
 from ...utils import time_zones
 from ..display import person
+from ..follow_up import FollowUpForm
 from ..permission import may
 
 
@@ -95,7 +99,9 @@ class PublishAvailabilityForm(forms.Form):
         }
 
 
-class RecordForm(forms.Form):
+class RecordForm(FollowUpForm):
+    """What happened, and what the coach writes after it (``FollowUpForm``)."""
+
     outcome = forms.ChoiceField(
         label=gettext_lazy("What happened"), widget=forms.RadioSelect,
         choices=[
@@ -103,16 +109,8 @@ class RecordForm(forms.Form):
             (CoachingSessionStatus.NO_SHOW, gettext_lazy("The client did not come")),
         ],
     )
-    summary = forms.CharField(
-        label=gettext_lazy("Summary for the client"), required=False, max_length=10000,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=gettext_lazy("Emailed to the client when it is new or changed."),
-    )
-    private_note = forms.CharField(
-        label=gettext_lazy("Private note"), required=False, max_length=10000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=gettext_lazy("Only you can read it."),
-    )
+
+    field_order = ["outcome"]
 
 
 class RescheduleForm(forms.Form):
@@ -123,3 +121,81 @@ class RescheduleForm(forms.Form):
         if value is None:
             raise forms.ValidationError(_("Choose one of the free times."))
         return value
+
+
+# Where an action on a 1:1 session leads back to: the session's page, or the client card.
+BACK_CHOICES = [("", gettext_lazy("The session's page")), ("card", gettext_lazy("The client card"))]
+
+
+class CancelForm(forms.Form):
+    """Cancelling as staff gives the session back to the client's package unless staff
+    count it as used (the client asked too late, or did not warn)."""
+
+    count_as_used = forms.BooleanField(
+        label=gettext_lazy("Count it as used (late cancellation)"), required=False,
+    )
+    back = forms.ChoiceField(choices=BACK_CHOICES, required=False, widget=forms.HiddenInput)
+
+
+class StaffTimeForm(forms.Form):
+    """A time for a client's 1:1, chosen by staff: one of the coach's free times (shown in
+    the viewer's zone, labelled in the client's), or, with the override ticked, any date and
+    time, read in the viewer's zone. Without the right to override, only free times."""
+
+    starts_at = forms.ChoiceField(label=gettext_lazy("Free time of the coach"), required=False)
+    override = forms.BooleanField(
+        label=gettext_lazy("Book outside the coach's availability"), required=False,
+        help_text=gettext_lazy(
+            "Tick to use the date and time below instead of a free time. The coach and the "
+            "client must still be free then."
+        ),
+    )
+    # The browser's own date and time pickers: these pages load no chooser scripts.
+    date = forms.DateField(
+        label=gettext_lazy("Date"), required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    time = forms.TimeField(
+        label=gettext_lazy("Time"), required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    back = forms.ChoiceField(choices=BACK_CHOICES, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, times, may_override, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["starts_at"].choices = [("", _("Choose a time"))] + list(times)
+        if may_override:
+            zone = timezone.get_current_timezone_name()
+            self.fields["time"].help_text = _("In your time zone (%(zone)s).") % {"zone": zone}
+        else:
+            for name in ("override", "date", "time"):
+                del self.fields[name]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("override"):
+            if data.get("date") is None or data.get("time") is None:
+                raise forms.ValidationError(
+                    _("Give the date and the time of the session outside availability.")
+                )
+            data["when"] = datetime.combine(
+                data["date"], data["time"], tzinfo=timezone.get_current_timezone()
+            )
+        else:
+            data["override"] = False
+            data["when"] = parse_start(data.get("starts_at") or "")
+            if data["when"] is None and "starts_at" not in self.errors:
+                self.add_error("starts_at", _("Choose one of the free times."))
+        return data
+
+
+class BookForClientForm(StaffTimeForm):
+    """Which of the client's 1:1 steps the session comes from, and when."""
+
+    activity = forms.ChoiceField(label=gettext_lazy("From the package"))
+
+    field_order = ["activity"]
+
+    def __init__(self, *args, steps, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["activity"].choices = [(str(row.public_id), row.title) for row in steps]

@@ -1,7 +1,8 @@
 """1:1 sessions in the coaching admin (Coaching → 1:1 sessions): the list of the sessions
 the viewer may see and a session's page, with what happened and what the viewer may do
-about it (record it, move it, cancel it). Sessions are booked by clients, never created or
-edited through a generic form."""
+about it (record it, move it, cancel it, book another for the client). Sessions are booked
+by clients, or by staff for them (``booking``), never created or edited through a generic
+form."""
 
 from django.contrib.admin import display
 from django.urls import reverse
@@ -10,11 +11,22 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail_modeladmin.helpers import ButtonHelper
 
-from ...models import CoachingSession, CoachingSessionStatus
+from ...continuity.brief import coach_brief
+from ...models import (
+    CoachingSession,
+    CoachingSessionStatus,
+    EnrollmentStatus,
+    FollowUpPractice,
+)
 from ...permissions import visible
 from ...scheduling import allotment
 from ...scheduling.booking import reschedule_times
-from ..base import ContextInspectView, MatrixModelAdmin, PlainNameURLHelper
+from ..base import (
+    ContextInspectView,
+    DeclaredFiltersIndexView,
+    MatrixModelAdmin,
+    PlainNameURLHelper,
+)
 from ..display import card_link, in_viewer_zone, local_time, person
 from ..permission import MatrixPermissionHelper, may
 from .filters import SessionCoachFilter, WhenFilter
@@ -58,6 +70,19 @@ class ListedRowsButtonHelper(ButtonHelper):
         return button
 
 
+class OneToOneIndexView(DeclaredFiltersIndexView):
+    """The list, with "Book for a client" in its header for those who may book for
+    clients (the page it opens lists the clients each may book for)."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if may(self.request.user, "book_for_client"):
+            context["book_for_client_url"] = reverse(
+                "wagtail_coaching_admin:one_to_one_book_for_client"
+            )
+        return context
+
+
 class OneToOneInspectView(ContextInspectView):
     page_title = gettext_lazy("1:1 session")
 
@@ -77,6 +102,8 @@ class OneToOneAdmin(MatrixModelAdmin):
     permission_helper_class = OneToOnePermissionHelper
     button_helper_class = ListedRowsButtonHelper
     admin_views = ("index", "inspect")
+    index_view_class = OneToOneIndexView
+    index_template_name = "wagtail_coaching/admin/one_to_one/index.html"
     inspect_view_enabled = True
     inspect_view_class = OneToOneInspectView
     inspect_view_fields = ["status"]
@@ -158,7 +185,20 @@ class OneToOneAdmin(MatrixModelAdmin):
                             else CoachingSessionStatus.COMPLETED),
                 "summary": session.summary,
             }) if can_record else None,
+            "practices": [
+                f.activity for f in FollowUpPractice.objects.filter(coaching_session=session)
+                .select_related("activity").order_by("pk")
+            ],
             "times": times,
+            "move_url": reverse("wagtail_coaching_admin:one_to_one_move", args=[session.public_id])
+            if can_move else "",
+            "book_url": reverse("wagtail_coaching_admin:book_for_client",
+                                args=[session.enrollment.public_id])
+            if session.enrollment.status == EnrollmentStatus.ACTIVE
+            and may(user, "book_for_client", session.enrollment) else "",
+            # Answers and check-in values: journey detail.
+            "brief": coach_brief(session.enrollment, now)
+            if may(user, "view_journey_detail", session.enrollment) else None,
         }
 
 

@@ -3,8 +3,10 @@ zone is ``display.local_time``)."""
 
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from ...utils import time_zones
+from ..display import local_time
 
 
 def minutes_between(start, end):
@@ -20,3 +22,15 @@ def session_zone_time(session):
         return ""
     local = timezone.localtime(session.starts_at, zone)
     return f"{date_format(local, 'D j M Y, H:i')} ({session.time_zone})"
+
+
+def time_for_both(start, client_zone):
+    """A time in the viewer's zone (the active one), and in the client's when it differs:
+    staff booking by phone read the time back to the client in theirs."""
+    mine = local_time(start)
+    if client_zone is None or client_zone.key == timezone.get_current_timezone_name():
+        return mine
+    theirs = timezone.localtime(start, client_zone)
+    return _("%(mine)s · for the client %(theirs)s") % {
+        "mine": mine, "theirs": f"{date_format(theirs, 'D j M, H:i')} {theirs.tzname()}",
+    }

@@ -8,7 +8,10 @@
   shows the form again with an error, never a server error;
 - the rule's page (inspect): the rule in words and its recent firings, with the actions
   ``rule_pause`` and ``rule_resume`` (POST) and ``rule_dry_run`` (GET: the enrollments the
-  rule would act on now, with nothing fired), under ``/admin/coaching/rules/<id>/``.
+  rule would act on now, with nothing fired), under ``/admin/coaching/rules/<id>/``;
+- the editor's choosers of stages and steps, from the engagement's published program, and
+  the JSON they reload from when the engagement changes (``rule_program``, for those with
+  ``automate_engagement``).
 
 Who may do what is the matrix's: ``view_automationrule`` lists, inspects and dry-runs (a
 coach: the rules for all engagements and those of engagements their team runs),
@@ -23,10 +26,10 @@ the trigger, timing or conditions of an active time-based rule, so that it never
 everything that came due in the past.
 
 Modules: ``options`` (the ModelAdmin, its columns, permission and button helpers),
-``views`` (add, edit and the rule's page), ``actions`` (pause, resume and the dry run, with
-their URLs), ``forms`` (``RuleForm`` and the editor's panels), ``filters``, ``program``
-(an engagement's activities and stages as a rule names them) and ``text`` (how a rule
-reads).
+``views`` (add, edit and the rule's page), ``actions`` (pause, resume, the dry run and the
+program's JSON, with their URLs), ``forms`` (``RuleForm`` and the editor's panels),
+``widgets`` (the stage and step choosers), ``filters``, ``program`` (an engagement's
+published activities and stages as a rule names them) and ``text`` (how a rule reads).
 """
 
 from .actions import urlpatterns

@@ -1,18 +1,25 @@
 """What the rule's page's buttons do, under ``/admin/coaching/rules/<id>/``: pause and
 resume (POST) and the dry run (GET: the enrollments the rule would act on now, with nothing
 fired). Each finds the rule among those the viewer sees (404), checks the matrix (403),
-calls ``automation.rules`` and shows its answer."""
+calls ``automation.rules`` and shows its answer.
+
+``/admin/coaching/rules/program/<engagement id>/`` answers the rule editor's script with the
+engagement's published stages and steps (JSON), for those who may name them in rules
+(``automate_engagement``)."""
 
 from django.contrib import messages
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
 from ...automation.rules import DRY_RUN_LIMIT, dry_run, pause_rule, resume_rule
+from ...models import EngagementPage
 from ..card import CoachingAdminView
 from ..display import card_link, in_viewer_zone
 from ..permission import forbidden, may, may_use_admin, visible_or_404
+from .program import Program
 from .text import engagement_text, trigger_text
 from .views import TEMPLATES_DIR
 
@@ -95,7 +102,23 @@ class DryRunView(RuleView):
         return in_viewer_zone(request, page)
 
 
+class ProgramChoicesView(CoachingAdminView):
+    """The published program of an engagement, as the rule editor offers it. An engagement
+    the editor may not name in rules is refused (403); one that does not exist: 404."""
+
+    http_method_names = ["get", "head"]
+
+    def get(self, request, pk):
+        engagement = EngagementPage.objects.filter(pk=pk).first()
+        if engagement is None:
+            raise Http404
+        if not may(request.user, "automate_engagement", engagement):
+            return forbidden(request)
+        return JsonResponse(Program(engagement).as_json())
+
+
 urlpatterns = [
+    path("rules/program/<int:pk>/", ProgramChoicesView.as_view(), name="rule_program"),
     path("rules/<int:pk>/pause/", PauseView.as_view(), name="rule_pause"),
     path("rules/<int:pk>/resume/", ResumeView.as_view(), name="rule_resume"),
     path("rules/<int:pk>/dry-run/", DryRunView.as_view(), name="rule_dry_run"),

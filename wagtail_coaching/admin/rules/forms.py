@@ -1,9 +1,17 @@
 """The rule editor: ``RuleForm`` checks a rule as a whole (its trigger's details, the
 activities and stages it names, its actions, a damaged submission) before anything is saved,
-and switching a rule on sets ``active_since``; ``RULE_PANELS`` lays the form out."""
+and switching a rule on sets ``active_since``; ``RULE_PANELS`` lays the form out.
 
+Activities and stages are chosen by title from the engagement's published program and
+stored by block id, so renaming, moving or adding steps never breaks a rule. An id the
+published program no longer has (the step was removed) reads "(removed step: …)": the rule
+can still be saved as it was, and the editor says so; a new id must be the engagement's."""
+
+import copy
+import json
 import re
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -12,6 +20,8 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel, ObjectList
 from wagtail.blocks import (
     BlockField,
+    BlockWidget,
+    CharBlock,
     StreamBlockValidationError,
     StreamValue,
     StructBlockValidationError,
@@ -21,8 +31,10 @@ from wagtail.blocks.list_block import ListValue
 
 from ...models import EngagementPage, Trigger
 from ...notifications.kinds import CUSTOM
+from ...permissions import visible
 from ...templatetags.coaching_tags import kind_label
 from .program import Program
+from .widgets import ProgramSelect
 
 DAY_TRIGGERS = (
     Trigger.ENROLLMENT_DAYS, Trigger.COHORT_DAYS, Trigger.ACCESS_END_DAYS, Trigger.NO_ACTIVITY,
@@ -93,7 +105,13 @@ class RuleForm(WagtailAdminModelForm):
         ),
         "value": gettext_lazy("The answer that fires the rule (not case-sensitive)."),
         "activity_block_id": gettext_lazy(
-            "Block id of a program activity, for triggers about an activity; empty: any."
+            "For triggers about an activity: one step of the engagement's published "
+            "program (a rule for all engagements: any activity of the kind the trigger "
+            "needs). Renaming or moving the step keeps the rule working."
+        ),
+        "stage_block_id": gettext_lazy(
+            "The stage of the engagement's published program the client's current step is "
+            "in; empty: any."
         ),
         "active": gettext_lazy(
             "A paused rule does nothing. A rule acts only on what comes due after it is "
@@ -110,7 +128,98 @@ class RuleForm(WagtailAdminModelForm):
         for name, text in self.HELP.items():
             if name in self.fields:
                 self.fields[name].help_text = text
+        engagements = self.fields["engagement"]
+        if self.for_user is not None:
+            engagements.queryset = visible(self.for_user, "automate_engagement").order_by(
+                "title"
+            )
+        engagements.empty_label = _("All engagements")
         self.unreadable = self._set_aside_unreadable_streams() if self.is_bound else []
+        self.program = Program(self._shown_engagement())
+        self.kept = self._kept_ids()
+        self._offer_program_choices()
+
+    # The program's choices ---------------------------------------------------------------------
+
+    def _shown_engagement(self):
+        """The engagement whose program the choosers offer: the one submitted (when it is
+        one the editor may choose), else the rule's."""
+        if self.is_bound:
+            try:
+                return self.fields["engagement"].clean(
+                    self.data.get(self.add_prefix("engagement"))
+                )
+            except ValidationError:
+                return None
+        return self.instance.engagement if self.instance.engagement_id else None
+
+    def _kept_ids(self):
+        """The block ids the rule names today that its engagement's published program does
+        not have, by where they are (the trigger's activity, the stage condition, the
+        actions' activities and stages): each may stay where it is (it reads "removed
+        step"), none may be new."""
+        rule, program = self.instance, self.program
+        kept = {"activity_block_id": set(), "stage_block_id": set(), "unlock": set(),
+                "add": set()}
+        engagement_id = program.engagement.pk if program.engagement is not None else None
+        if not rule.pk or engagement_id != rule.engagement_id:
+            return kept
+        kept["activity_block_id"].add(rule.activity_block_id)
+        kept["stage_block_id"].add(rule.stage_block_id)
+        for child in rule.actions:
+            if child.block_type == "unlock_activity":
+                kept["unlock"].add(child.value.get("activity_block_id"))
+            if child.block_type == "add_activity":
+                kept["add"].add(child.value.get("stage_block_id"))
+        for where, known in (("activity_block_id", program.activities), ("unlock",
+                             program.activities), ("stage_block_id", program.stages),
+                             ("add", program.stages)):
+            kept[where] = {block_id for block_id in kept[where] if block_id} - set(known)
+        return kept
+
+    def _chooser(self, what, where, empty):
+        program = self.program
+        return ProgramSelect(program, what, empty=empty, kept=[
+            (block_id, program.removed_label(block_id)) for block_id in sorted(self.kept[where])
+        ])
+
+    def _offer_program_choices(self):
+        any_activity = _("Any activity") if self.program.engagement is not None else _(
+            "Any activity (of the kind the trigger needs)"
+        )
+        trigger_chooser = self._chooser("activity", "activity_block_id", any_activity)
+        trigger_chooser.attrs["data-coaching-trigger-kinds"] = json.dumps(
+            {str(trigger): kind for trigger, kind in ACTIVITY_KIND.items()}
+        )
+        trigger_chooser.attrs["data-coaching-empty-all"] = _(
+            "Any activity (of the kind the trigger needs)"
+        )
+        self.fields["activity_block_id"].widget = trigger_chooser
+        self.fields["stage_block_id"].widget = self._chooser(
+            "stage", "stage_block_id", _("Any stage")
+        )
+        field = self.fields["actions"]
+        field.block = _actions_block(
+            field.block,
+            activity=self._chooser("activity", "unlock", _("Choose an activity")),
+            stage=self._chooser("stage", "add", _("At the end of the journey")),
+        )
+        field.widget = BlockWidget(field.block)
+
+    def removed_notes(self):
+        """What the editor says about ids whose step is not in the program (any more)."""
+        engagement = self.program.engagement
+        ids = sorted(set().union(*self.kept.values()))
+        if engagement is None:
+            return [_(
+                "This rule for all engagements names %(step)s: no engagement's step can be "
+                "named here, so the rule does not act on it. Empty the field."
+            ) % {"step": self.program.removed_label(block_id)} for block_id in ids]
+        return [_(
+            "This rule names %(step)s: the published program of %(engagement)s no longer "
+            "has it, so the rule does not act on it. Choose another step or empty the field."
+        ) % {"step": self.program.removed_label(block_id), "engagement": engagement.title}
+            for block_id in ids]
 
     # The submission ------------------------------------------------------------------------------
 
@@ -208,7 +317,11 @@ class RuleForm(WagtailAdminModelForm):
     def _check_program(self, data, program):
         engagement = program.engagement
         block_id = data.get("activity_block_id")
-        if engagement is not None and block_id and "activity_block_id" not in self.errors:
+        if not program.published:
+            self._check_no_program(data)
+            return
+        if block_id and "activity_block_id" not in self.errors \
+                and block_id not in self.kept["activity_block_id"]:
             kind = ACTIVITY_KIND.get(data.get("trigger"))
             spec = program.activities.get(block_id)
             if spec is None:
@@ -224,11 +337,23 @@ class RuleForm(WagtailAdminModelForm):
                 ) % {"kind": str(kind_label(kind)).lower(), "title": spec.title,
                      "choices": program.activity_choices(kind)})
         stage = data.get("stage_block_id")
-        if engagement is not None and stage and stage not in program.stages:
+        if stage and stage not in program.stages and stage not in self.kept["stage_block_id"]:
             self.add_error("stage_block_id", _(
                 "“%(id)s” is not a stage of %(engagement)s. Its stages: %(choices)s."
             ) % {"id": stage, "engagement": engagement.title,
                  "choices": program.stage_choices()})
+
+    def _check_no_program(self, data):
+        """A rule for all engagements (or for an engagement never published) has no
+        program to name a step of; only what it already names may stay."""
+        why = _("A rule for all engagements cannot name one engagement's step: choose the "
+                "engagement first.") if self.program.engagement is None else _(
+            "%(engagement)s has no published program yet: publish it to choose its steps."
+        ) % {"engagement": getattr(self.program.engagement, "title", "")}
+        for name in ("activity_block_id", "stage_block_id"):
+            block_id = data.get(name)
+            if block_id and name not in self.errors and block_id not in self.kept[name]:
+                self.add_error(name, why)
 
     # Actions -----------------------------------------------------------------------------------
 
@@ -237,17 +362,32 @@ class RuleForm(WagtailAdminModelForm):
         kind, value = child.block_type, child.value
         engagement = program.engagement
         errors = {}
-        if kind == "unlock_activity" and engagement is not None:
+        if kind == "unlock_activity":
             block_id = value.get("activity_block_id")
-            if block_id not in program.activities:
+            if block_id in self.kept["unlock"] or block_id in program.activities:
+                pass
+            elif engagement is None:
+                errors["activity_block_id"] = _(
+                    "A rule for all engagements cannot open one engagement's activity: "
+                    "choose the engagement, or use “Open the next locked activity” (of a "
+                    "type)."
+                )
+            else:
                 errors["activity_block_id"] = _(
                     "“%(id)s” is not an activity of %(engagement)s. Its activities: "
                     "%(choices)s."
                 ) % {"id": block_id, "engagement": engagement.title,
                      "choices": program.activity_choices()}
-        if kind == "add_activity" and engagement is not None:
+        if kind == "add_activity":
             stage = value.get("stage_block_id")
-            if stage and stage not in program.stages:
+            if not stage or stage in self.kept["add"] or stage in program.stages:
+                pass
+            elif engagement is None:
+                errors["stage_block_id"] = _(
+                    "A rule for all engagements adds the activity at the end of the "
+                    "journey: choose the engagement to place it in one of its stages."
+                )
+            else:
                 errors["stage_block_id"] = _(
                     "“%(id)s” is not a stage of %(engagement)s. Its stages: %(choices)s."
                 ) % {"id": stage, "engagement": engagement.title,
@@ -283,7 +423,10 @@ class RuleForm(WagtailAdminModelForm):
         self._check_streams()
         self._check_details(data)
         engagement = data.get("engagement")
-        program = Program(engagement if isinstance(engagement, EngagementPage) else None)
+        engagement = engagement if isinstance(engagement, EngagementPage) else None
+        program = self.program
+        if (program.engagement and program.engagement.pk) != (engagement and engagement.pk):
+            program = self.program = Program(engagement)
         self._check_program(data, program)
         self._check_actions(data, program)
         return data
@@ -298,10 +441,37 @@ class RuleForm(WagtailAdminModelForm):
         return super().save(commit=commit)
 
 
+def _actions_block(stream, *, activity, stage):
+    """The rule's actions block for one form: the same blocks, with the activity to open
+    and the stage to add an activity to chosen from this program (block definitions are
+    shared, so the choosers go into copies)."""
+
+    def chooser(block, widget):
+        clone = CharBlock(max_length=64, required=block.required, label=block.label,
+                          help_text=block.field.help_text)
+        widget.is_required = clone.field.required
+        clone.field.widget = widget
+        return clone
+
+    stream = copy.copy(stream)
+    children = stream.child_blocks.copy()
+    unlock, add = children["unlock_activity"], children["add_activity"]
+    children["unlock_activity"] = type(unlock)([
+        ("activity_block_id", chooser(unlock.child_blocks["activity_block_id"], activity)),
+    ])
+    children["add_activity"] = type(add)([
+        ("stage_block_id", chooser(add.child_blocks["stage_block_id"], stage)),
+    ])
+    for name in ("unlock_activity", "add_activity"):
+        children[name].set_name(name)
+    stream.child_blocks = children
+    return stream
+
+
 RULE_PANELS = ObjectList([
     FieldPanel("name"),
     FieldPanel("description"),
-    FieldPanel("engagement"),
+    FieldPanel("engagement", widget=forms.Select),
     MultiFieldPanel([
         FieldPanel("trigger"), FieldPanel("days"), FieldPanel("hours"),
         FieldPanel("activity_block_id"), FieldPanel("question"), FieldPanel("value"),

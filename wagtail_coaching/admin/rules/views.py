@@ -2,6 +2,7 @@
 once saved) and the rule's page (inspect): the rule in words and its recent firings, read
 from ``automation.rules``."""
 
+from django.contrib import messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +26,15 @@ class RuleCreateView(CreateView):
 class RuleEditView(EditView):
     def get_success_url(self):
         return self.url_helper.get_action_url("inspect", self.instance.pk)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = context.get("form")
+        # The steps the rule names that the published program no longer has: said at the
+        # top of the editor (the choosers show them as "removed step").
+        for note in form.removed_notes() if form is not None else []:
+            messages.warning(self.request, note)
+        return context
 
 
 # -- The rule's page -----------------------------------------------------------------------------

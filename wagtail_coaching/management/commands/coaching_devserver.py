@@ -18,6 +18,7 @@ import signal
 import socket
 
 import dramatiq
+from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -40,6 +41,11 @@ class Command(BaseCommand):
             help="Only serve: run no worker and no scheduler.",
         )
         parser.add_argument(
+            "--insecure", action="store_true",
+            help="Serve static files with DEBUG off too (as `runserver --insecure`), to see "
+            "the site's own error pages in development.",
+        )
+        parser.add_argument(
             "--with-workers", action="store_true",
             help="With a Redis or RabbitMQ broker: also start `rundramatiq` and `crontab` as "
             "child processes.",
@@ -49,7 +55,7 @@ class Command(BaseCommand):
         """Printed before serving; a site's own command may say more (the sandbox lists
         its demo logins)."""
 
-    def handle(self, *args, addrport, no_worker, with_workers, **options):
+    def handle(self, *args, addrport, no_worker, with_workers, insecure=False, **options):
         broker = dramatiq.get_broker()
         if ":" not in addrport:
             addrport = f"127.0.0.1:{addrport}"
@@ -81,7 +87,10 @@ class Command(BaseCommand):
                     "  python manage.py crontab\n"
                     "or restart this command with --with-workers."
                 ))
-            call_command("runserver", addrport, use_reloader=False)
+            serve_options = {"use_reloader": False}
+            if insecure and apps.is_installed("django.contrib.staticfiles"):
+                serve_options["insecure_serving"] = True
+            call_command("runserver", addrport, **serve_options)
         except KeyboardInterrupt:
             pass
         finally:
