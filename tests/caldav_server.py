@@ -131,7 +131,9 @@ class _Garbage(BaseHTTPRequestHandler):
 def garbage_server():
     """A web server that answers every request with an ordinary HTML page."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Garbage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"

@@ -320,6 +320,9 @@ def build_shared_world():
     return Setup()
 
 
+# One code path (a request as each role) over every URL: a sweep, run by CI on the embedded
+# default and on Wagtail LTS; each feature's own tests check its permissions on PostgreSQL.
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("name", sorted(ROUTES))
 def test_every_url_answers_as_the_matrix_says(client, shared, site_templates, name):
     route = ROUTES[name]

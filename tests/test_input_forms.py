@@ -27,9 +27,13 @@ COACHES = "/admin/coaching/coaches/"
 SETTINGS = reverse("wagtail_coaching:notification_settings")
 
 
-@pytest.fixture
-def world(db):
+def build_shared_world():
     return admin_world()
+
+
+@pytest.fixture
+def world(shared):
+    return shared
 
 
 # -- A coach's profile -------------------------------------------------------------------------

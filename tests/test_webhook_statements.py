@@ -8,17 +8,20 @@ from django.test import Client
 
 from tests.stripe_fake import ONE_TIME, FakeStripe, make_offer, post_event
 from wagtail_coaching.conf import coaching_settings
-from wagtail_coaching.models import Enrollment, Team, TeamMembership
+from wagtail_coaching.models import CoachAssignment, CoachProfile, Enrollment, Team, TeamMembership
 from wagtail_coaching.payments.checkout import start_checkout
 from wagtail_coaching.testing import programs
 from wagtail_coaching.testing.factories import UserFactory, make_engagement
 
 pytestmark = [pytest.mark.django_db]
 
-# Recording the event, the order (locked once), the enrollment with its program rows and
-# events, the coach assignment, the order's grant (savepoints included), and the payment's
-# row for the receipt (looked up by its payment intent, then inserted in a savepoint: 4).
-MAX_STATEMENTS = 38
+# Recording the event (inserted, then locked and read; marked processed: 4 with its savepoint),
+# the order (locked once, updated once for its payment and once for its access), the
+# payment's row for the receipt (one insert that skips a repeat), the enrollment with its
+# program rows and events (one insert each), the coach assignment (the enrollment and the
+# round-robin cursor locked, the candidates read and locked, the assignment, its event and
+# the coach's notification), the order's grant (savepoints included).
+MAX_STATEMENTS = 39
 
 
 @pytest.fixture
@@ -28,6 +31,7 @@ def paid_checkout(buyer, stripe_fake):
     for n in range(2):
         coach = UserFactory(username=f"coach-{n}")
         coach.groups.add(group)
+        CoachProfile.objects.create(user=coach, max_clients=10)
         TeamMembership.objects.create(team=team, user=coach, role="coach")
     engagement = make_engagement(program=programs.sized_program(4, 10), team=team,
                                  assignment_policy="round_robin", slug="sold")
@@ -48,6 +52,7 @@ def test_a_paid_checkout_runs_a_bounded_number_of_statements(
     assert response.status_code == 200 and response.json()["outcome"] == "fulfilled"
     enrollment = Enrollment.objects.get(client=buyer)
     assert enrollment.activities.count() == 40
+    assert CoachAssignment.objects.filter(enrollment=enrollment).count() == 1
     order_locks = [
         q["sql"] for q in captured.captured_queries
         if q["sql"].startswith('SELECT "wagtail_coaching_order"."id"')

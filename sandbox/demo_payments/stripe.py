@@ -172,7 +172,11 @@ class FakeStripe:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # A short poll: ``stop`` (``shutdown``) waits for the loop to look, and a test stops
+        # the fake at each teardown.
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     @property

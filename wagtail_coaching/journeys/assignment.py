@@ -69,11 +69,12 @@ def available_coaches(engagement, role=MAIN_ROLE, lock=False):
     ]
 
 
-def _pick(policy, engagement, role, candidates):
+def _pick(policy, candidates, cursor):
+    """The coach ``policy`` picks among ``candidates``; round-robin moves ``cursor`` (the
+    locked row of ``_lock_cursor``) on to them."""
     if policy == AssignmentMethod.LEAST_LOADED:
         loads = current_loads(candidates)
         return min(candidates, key=lambda c: (loads.get(c, 0), c))
-    cursor, _created = RoundRobinCursor.objects.get_or_create(engagement=engagement, role=role)
     after = [c for c in candidates if cursor.last_coach_id is not None and c > cursor.last_coach_id]
     chosen = after[0] if after else candidates[0]
     RoundRobinCursor.objects.filter(pk=cursor.pk).update(last_coach_id=chosen)
@@ -81,9 +82,14 @@ def _pick(policy, engagement, role, candidates):
 
 
 def _lock_cursor(engagement, role):
-    """Serialise assignments per engagement and role (the cursor row is the lock)."""
-    RoundRobinCursor.objects.get_or_create(engagement=engagement, role=role)
-    RoundRobinCursor.objects.select_for_update().get(engagement=engagement, role=role)
+    """Serialise assignments per engagement and role: the cursor row is the lock. Created or
+    locked by one upsert (the conflicting row is locked as an update would lock it), then
+    read. Returns the cursor."""
+    RoundRobinCursor.objects.bulk_create(
+        [RoundRobinCursor(engagement=engagement, role=role)],
+        update_conflicts=True, unique_fields=["engagement", "role"], update_fields=["role"],
+    )
+    return RoundRobinCursor.objects.get(engagement=engagement, role=role)
 
 
 def assign_coach(
@@ -108,7 +114,7 @@ def assign_coach(
         policy = method or engagement.assignment_policy
         if coach is None and policy in (AssignmentMethod.MANUAL, AssignmentMethod.CLIENT_CHOICE):
             return None
-        _lock_cursor(engagement, role)
+        cursor = _lock_cursor(engagement, role)
         previous = CoachAssignment.objects.filter(
             enrollment=enrollment, role=role, ended_at__isnull=True
         ).first()
@@ -126,7 +132,7 @@ def assign_coach(
         elif not candidates:
             raise NoCoachAvailable(_("No coach has room for this client at the moment."))
         else:
-            chosen = _pick(policy, engagement, role, candidates)
+            chosen = _pick(policy, candidates, cursor)
         if previous is not None:
             previous.ended_at = now
             previous.save(update_fields=["ended_at"])

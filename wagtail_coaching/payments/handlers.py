@@ -137,12 +137,14 @@ def apply_checkout_session(session, ctx):
         if value and not getattr(order, field):
             setattr(order, field, value)
             changed.append(field)
-    if changed:
+    payable = order.fulfilled_at is None and order.status in PAYABLE_STATUSES
+    if changed and not (paid and payable):
         order.save(update_fields=[*changed, "updated_at"])
+        changed = []  # otherwise saved with the order's new status below: one update
 
     if not paid:
         return "awaiting_payment"
-    if order.fulfilled_at is not None or order.status not in PAYABLE_STATUSES:
+    if not payable:
         return "already_processed"
 
     if order.stripe_subscription_id:
@@ -151,7 +153,7 @@ def apply_checkout_session(session, ctx):
             # The subscription ended before its payment was confirmed: no access, ever.
             order.status = OrderStatus.CANCELLED
             order.subscription_ends_at = order.subscription_ends_at or ctx.now
-            order.save(update_fields=["status", "subscription_ends_at", "updated_at"])
+            order.save(update_fields=[*changed, "status", "subscription_ends_at", "updated_at"])
             if ended is not None:
                 _mark_replayed(ended, "subscription_ended_before_paid", ctx.now)
             return "subscription_ended_before_paid"
@@ -160,7 +162,7 @@ def apply_checkout_session(session, ctx):
     order.paid_at = ctx.created
     if order.is_recurring:
         order.last_paid_at = order.last_paid_at or ctx.created
-    order.save(update_fields=["status", "paid_at", "last_paid_at", "updated_at"])
+    order.save(update_fields=[*changed, "status", "paid_at", "last_paid_at", "updated_at"])
     if not order.is_recurring:
         # A plan's payments are its invoices (``invoice_paid``); this one is the session's.
         record_payment(

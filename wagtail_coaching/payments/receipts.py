@@ -10,8 +10,6 @@ import dataclasses
 import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-
 from ..models import OrderPayment, OrderStatus, PaymentModel
 
 # Statuses in which a plan still bills (a refunded or disputed one does not, for the buyer).
@@ -27,27 +25,19 @@ def _page_url(value):
 
 def record_payment(order, *, amount, currency, paid_at, invoice_id=None, payment_intent="",
                    invoice_url=""):
-    """Note one confirmed payment of ``order`` (once: a repeated invoice or payment id finds
-    the row already there). The caller holds the order's lock. Returns the row."""
-    existing = OrderPayment.objects.filter(order=order)
-    if invoice_id:
-        found = existing.filter(stripe_invoice_id=invoice_id).first()
-    elif payment_intent:
-        found = existing.filter(stripe_payment_intent_id=payment_intent).first()
-    else:
-        found = None
-    if found is not None:
-        return found
-    try:
-        with transaction.atomic():
-            return OrderPayment.objects.create(
+    """Note one confirmed payment of ``order``, once: a repeated invoice or payment intent
+    (under this order or another) finds its row already there and changes nothing. One
+    statement (an insert that skips a conflicting row). The caller holds the order's lock."""
+    OrderPayment.objects.bulk_create(
+        [
+            OrderPayment(
                 order=order, amount=amount, currency=currency.lower(), paid_at=paid_at,
                 stripe_invoice_id=invoice_id or None, stripe_payment_intent_id=payment_intent,
                 invoice_url=_page_url(invoice_url),
             )
-    except IntegrityError:
-        # The same Stripe payment under another order: keep the first, change nothing.
-        return None
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def attach_receipt(payment_intent, receipt_url):

@@ -276,7 +276,7 @@ def _pick_free_coach(enrollment, starts_at, minutes, now, actor):
     engagement = enrollment.engagement
     if engagement.assignment_policy == AssignmentMethod.CLIENT_CHOICE:
         raise SlotTaken(_("Choose your coach first; then book a time with them."))
-    _lock_cursor(engagement, MAIN_ROLE)
+    cursor = _lock_cursor(engagement, MAIN_ROLE)
     free = {s.coach_id for s in _free_slots(available_coaches(engagement), minutes, now)
             if s.starts_at == starts_at}
     if not free:
@@ -284,7 +284,7 @@ def _pick_free_coach(enrollment, starts_at, minutes, now, actor):
     policy = engagement.assignment_policy
     if policy not in (AssignmentMethod.ROUND_ROBIN, AssignmentMethod.LEAST_LOADED):
         policy = AssignmentMethod.ROUND_ROBIN
-    chosen = _pick(policy, engagement, MAIN_ROLE, sorted(free))
+    chosen = _pick(policy, sorted(free), cursor)
     assign_coach(enrollment, coach=chosen, method=policy, actor=actor, now=now)
     return chosen
 
