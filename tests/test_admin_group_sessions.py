@@ -40,9 +40,13 @@ INDEX = "coaching_sessions_modeladmin_index"
 CREATE = "coaching_sessions_modeladmin_create"
 
 
-@pytest.fixture
-def w(db):
+def build_shared_world():
     return add_sessions(build_world())
+
+
+@pytest.fixture
+def w(shared):
+    return shared
 
 
 def index_url(**params):

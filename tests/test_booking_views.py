@@ -26,9 +26,13 @@ from .world_sessions import add_sessions, in_days
 SESSIONS = reverse("wagtail_coaching:sessions")
 
 
-@pytest.fixture
-def w(db):
+def build_shared_world():
     return add_sessions(build_world())
+
+
+@pytest.fixture
+def w(shared):
+    return shared
 
 
 def texts(response):

@@ -60,9 +60,13 @@ ONE_TO_ONE_CALENDAR = {
 ALL_KINDS = sorted({*GROUP_CALENDAR, *GROUP_PLAIN, *ONE_TO_ONE_CALENDAR, "after_session"})
 
 
-@pytest.fixture
-def w(db):
+def build_shared_world():
     return add_sessions(build_world())
+
+
+@pytest.fixture
+def w(shared):
+    return shared
 
 
 @pytest.fixture

@@ -41,9 +41,13 @@ S = RegistrationStatus
 SESSIONS = reverse("wagtail_coaching:sessions")
 
 
-@pytest.fixture
-def w(db):
+def build_shared_world():
     return add_sessions(build_world())
+
+
+@pytest.fixture
+def w(shared):
+    return shared
 
 
 def texts(response):
