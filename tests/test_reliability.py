@@ -242,7 +242,7 @@ def test_notification_jobs_stay_on_their_own_outbox(
 
 # -- Queues ----------------------------------------------------------------------------------------
 
-FAST = {"send_notifications", "sweep_outbox"}
+FAST = {"send_notifications", "sweep_outbox", "handle_stripe_event"}
 BULK = {
     "sync_program", "send_session_invitations", "send_series_invitations",
     "unlock_due_activities", "sweep_payment_access", "dispatch_rules", "run_timed_rules",

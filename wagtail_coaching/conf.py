@@ -58,6 +58,10 @@ DEFAULTS = {
     "STRIPE_API_BASE": None,
     # How old (seconds) a signed webhook may be before it is refused; must be above zero.
     "STRIPE_WEBHOOK_TOLERANCE": 300,
+    # Where a verified Stripe event is handled: "inline" in the webhook request (works with
+    # no worker), or "background": recorded and answered at once, then handled by the
+    # handle_stripe_event job (Stripe's advice; the request is as quick as a single insert).
+    "STRIPE_WEBHOOK_HANDLING": "inline",
     # Retries of a failed Stripe API call (safe: every write carries an idempotency key).
     "STRIPE_MAX_NETWORK_RETRIES": 2,
     # Days a subscription or installment plan may stay unpaid before access pauses.

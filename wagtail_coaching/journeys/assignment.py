@@ -2,6 +2,7 @@
 or least-loaded, with history, hand-offs between stage roles, and capacity that holds under
 concurrency."""
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -40,6 +41,26 @@ def current_loads(coach_ids, team_id=None):
     return dict(counts)
 
 
+def _loads_overall_and_in_team(coach_ids, team_id):
+    """``current_loads`` across all engagements and within one team, in one query."""
+    rows = (
+        CoachAssignment.objects.filter(
+            coach_id__in=coach_ids, ended_at__isnull=True,
+            enrollment__status__in=OPEN_STATUSES,
+        )
+        .values("coach_id")
+        .annotate(
+            n=Count("id"),
+            in_team=Count("id", filter=Q(enrollment__engagement__team_id=team_id)),
+        )
+        .values_list("coach_id", "n", "in_team")
+    )
+    loads, team_loads = {}, {}
+    for coach_id, n, in_team in rows:
+        loads[coach_id], team_loads[coach_id] = n, in_team
+    return loads, team_loads
+
+
 def available_coaches(engagement, role=MAIN_ROLE, lock=False):
     """Coaches of the engagement's team in ``role`` who take clients and have room, in a
     stable order (by user id). With ``lock`` their profiles are locked for the transaction,
@@ -60,8 +81,7 @@ def available_coaches(engagement, role=MAIN_ROLE, lock=False):
         profiles = profiles.select_for_update()
     max_clients = dict(profiles.values_list("user_id", "max_clients"))
     team_capacity = {user_id: cap for user_id, cap in memberships}
-    loads = current_loads(ids)
-    team_loads = current_loads(ids, engagement.team_id)
+    loads, team_loads = _loads_overall_and_in_team(ids, engagement.team_id)
     return [
         user_id for user_id in ids
         if loads.get(user_id, 0) < max_clients.get(user_id, 0)
@@ -82,14 +102,19 @@ def _pick(policy, candidates, cursor):
 
 
 def _lock_cursor(engagement, role):
-    """Serialise assignments per engagement and role: the cursor row is the lock. Created or
-    locked by one upsert (the conflicting row is locked as an update would lock it), then
-    read. Returns the cursor."""
-    RoundRobinCursor.objects.bulk_create(
-        [RoundRobinCursor(engagement=engagement, role=role)],
-        update_conflicts=True, unique_fields=["engagement", "role"], update_fields=["role"],
-    )
-    return RoundRobinCursor.objects.get(engagement=engagement, role=role)
+    """Serialise assignments per engagement and role: the cursor row is the lock. Locked as
+    it is read (one statement, every time but the first); the first time created or locked by
+    an upsert (the conflicting row is locked as an update would lock it), then read. Returns
+    the cursor."""
+    cursors = RoundRobinCursor.objects.select_for_update().filter(engagement=engagement, role=role)
+    cursor = cursors.first()
+    if cursor is None:
+        RoundRobinCursor.objects.bulk_create(
+            [RoundRobinCursor(engagement=engagement, role=role)],
+            update_conflicts=True, unique_fields=["engagement", "role"], update_fields=["role"],
+        )
+        cursor = cursors.get()
+    return cursor
 
 
 def assign_coach(
@@ -110,47 +135,55 @@ def assign_coach(
         ).get(pk=enrollment.pk)
         if not enrollment.is_open:
             raise EnrollmentNotOpen(_("This engagement is not active at the moment."))
-        engagement = enrollment.engagement
-        policy = method or engagement.assignment_policy
-        if coach is None and policy in (AssignmentMethod.MANUAL, AssignmentMethod.CLIENT_CHOICE):
-            return None
-        cursor = _lock_cursor(engagement, role)
         previous = CoachAssignment.objects.filter(
             enrollment=enrollment, role=role, ended_at__isnull=True
         ).first()
-        candidates = [
-            c for c in available_coaches(engagement, role, lock=True)
-            if previous is None or c != previous.coach_id
-        ]
-        if coach is not None:
-            coach_id = getattr(coach, "pk", coach)
-            if previous is not None and previous.coach_id == coach_id:
-                return previous
-            if coach_id not in candidates:
-                raise CoachUnavailable(_("That coach cannot take this client."))
-            chosen = coach_id
-        elif not candidates:
-            raise NoCoachAvailable(_("No coach has room for this client at the moment."))
-        else:
-            chosen = _pick(policy, candidates, cursor)
-        if previous is not None:
-            previous.ended_at = now
-            previous.save(update_fields=["ended_at"])
-        assignment = CoachAssignment.objects.create(
-            enrollment=enrollment, coach_id=chosen, role=role, stage_block_id=stage_block_id,
-            method=policy if coach is None else method or AssignmentMethod.MANUAL,
-            assigned_by=actor, started_at=now,
-        )
+        return _assign(enrollment, role, coach, method, actor, stage_block_id, now, previous)
+
+
+def _assign(enrollment, role, coach, method, actor, stage_block_id, now, previous, fresh=False):
+    """``assign_coach`` once the enrollment is locked and its current assignment in ``role``
+    (``previous``) is known; ``fresh``: the enrollment was created in this transaction (no
+    one else sees it, and it has no coach yet)."""
+    engagement = enrollment.engagement
+    policy = method or engagement.assignment_policy
+    if coach is None and policy in (AssignmentMethod.MANUAL, AssignmentMethod.CLIENT_CHOICE):
+        return None
+    cursor = _lock_cursor(engagement, role)
+    candidates = [
+        c for c in available_coaches(engagement, role, lock=True)
+        if previous is None or c != previous.coach_id
+    ]
+    if coach is not None:
+        coach_id = getattr(coach, "pk", coach)
+        if previous is not None and previous.coach_id == coach_id:
+            return previous
+        if coach_id not in candidates:
+            raise CoachUnavailable(_("That coach cannot take this client."))
+        chosen = coach_id
+    elif not candidates:
+        raise NoCoachAvailable(_("No coach has room for this client at the moment."))
+    else:
+        chosen = _pick(policy, candidates, cursor)
+    if previous is not None:
+        previous.ended_at = now
+        previous.save(update_fields=["ended_at"])
+    assignment = CoachAssignment.objects.create(
+        enrollment=enrollment, coach_id=chosen, role=role, stage_block_id=stage_block_id,
+        method=policy if coach is None else method or AssignmentMethod.MANUAL,
+        assigned_by=actor, started_at=now,
+    )
+    if not fresh:  # a new enrollment has no co-coach yet
         end_co_coaching(enrollment, chosen, actor=actor, now=now)
-        JourneyEvent.objects.create(
-            enrollment=enrollment, kind=EventKind.COACH_ASSIGNED, actor=actor, at=now,
-            data={
-                "coach": chosen, "role": role, "method": assignment.method,
-                "previous": previous.coach_id if previous else None,
-                "stage": stage_block_id,
-            },
-        )
-        queue_notifications(notices.coach_assigned(assignment, previous, engagement.title))
+    JourneyEvent.objects.create(
+        enrollment=enrollment, kind=EventKind.COACH_ASSIGNED, actor=actor, at=now,
+        data={
+            "coach": chosen, "role": role, "method": assignment.method,
+            "previous": previous.coach_id if previous else None,
+            "stage": stage_block_id,
+        },
+    )
+    queue_notifications(notices.coach_assigned(assignment, previous, engagement.title))
     return assignment
 
 
@@ -171,11 +204,22 @@ def end_co_coaching(enrollment, coach_id, *, actor=None, now=None):
 
 def assign_on_enrollment(enrollments, *, actor=None, now=None):
     """Run the engagement's policy for newly enrolled clients. A team with no room leaves
-    them unassigned (the clients list shows them) rather than failing the enrollment."""
+    them unassigned (the clients list shows them) rather than failing the enrollment.
+
+    The enrollments were created in the caller's transaction (``enroll_many``): no one else
+    sees them yet and none has a coach, so they are neither locked nor looked up again, and
+    their clients are read in one query.
+    """
+    if not enrollments:
+        return []
+    now = now or timezone.now()
+    clients = get_user_model().objects.in_bulk({e.client_id for e in enrollments})
     assigned = []
     for enrollment in enrollments:
+        enrollment.client = clients[enrollment.client_id]
         try:
-            result = assign_coach(enrollment, actor=actor, now=now)
+            # Nothing is written before NoCoachAvailable: no savepoint to roll back to.
+            result = _assign(enrollment, MAIN_ROLE, None, None, actor, "", now, None, fresh=True)
         except NoCoachAvailable:
             result = None
         if result is not None:

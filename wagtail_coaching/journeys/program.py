@@ -6,15 +6,32 @@ from dataclasses import dataclass
 from ..blocks import ACTIVITY_BLOCKS, UnlockRule
 from ..models import EngagementPage
 
+# Set by ``read_as_live`` on a page its caller has just read from the database.
+_READ_LIVE = "_coaching_read_live"
+
 
 def live_engagement(engagement):
     """The engagement (a page or its id) as published, re-read from the database, or None.
 
     The instance in hand is never trusted: it may hold a draft program (``save_revision``
     without publishing) or be stale after an unpublish, and neither may reach a client.
+    The one exception is a page ``read_as_live`` vouches for: read from the database in
+    the caller's transaction a moment ago, so not read twice.
     """
+    if getattr(engagement, _READ_LIVE, False):
+        return engagement
     pk = getattr(engagement, "pk", engagement)
     return EngagementPage.objects.filter(pk=pk, live=True).first()
+
+
+def read_as_live(engagement):
+    """``engagement``, a page its caller has just read from the database (its row holds the
+    published program: drafts live in revisions), as ``live_engagement`` returns it; None
+    when it is not published. Only for an instance fresh from a query, never one kept."""
+    if not engagement.live:
+        return None
+    setattr(engagement, _READ_LIVE, True)
+    return engagement
 
 
 @dataclass(frozen=True)

@@ -594,6 +594,14 @@ class StripeEvent(models.Model):
         verbose_name = _("Stripe event")
         verbose_name_plural = _("Stripe events")
         ordering = ["-received_at"]
+        indexes = [
+            # The events recorded for the background job and not handled yet (the
+            # sweeper's search): a handful, however many events the table holds.
+            models.Index(
+                fields=["received_at"], condition=models.Q(processed_at__isnull=True),
+                name="coaching_stripeevent_unhandled",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.type} {self.event_id}"

@@ -11,11 +11,24 @@ def stripe_settings(app_configs, **kwargs):
         secret_key=coaching_settings.STRIPE_SECRET_KEY,
         webhook_secret=coaching_settings.STRIPE_WEBHOOK_SECRET,
         tolerance=coaching_settings.STRIPE_WEBHOOK_TOLERANCE,
+        handling=coaching_settings.STRIPE_WEBHOOK_HANDLING,
     )
 
 
-def stripe_setting_messages(secret_key, webhook_secret, tolerance):
+def stripe_setting_messages(secret_key, webhook_secret, tolerance, handling="inline"):
+    from .webhooks import HANDLING_CHOICES
+
     messages = []
+    if handling not in HANDLING_CHOICES:
+        messages.append(
+            Error(
+                f"STRIPE_WEBHOOK_HANDLING must be one of {', '.join(HANDLING_CHOICES)}; "
+                f"it is {handling!r}.",
+                hint='"inline" handles each event in the webhook request; "background" '
+                "records it and lets the handle_stripe_event job handle it.",
+                id="wagtail_coaching.E103",
+            )
+        )
     if secret_key and not webhook_secret:
         messages.append(
             Error(

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from ..conf import coaching_settings
 from ..journeys import AlreadyEnrolled, EngagementNotAvailable, advance, enroll
 from ..journeys.clients import create_invited_client
+from ..journeys.program import read_as_live
 from ..journeys.progress import lock_enrollment
 from ..models import (
     AccessState,
@@ -151,15 +152,18 @@ def fulfil(order, *, actor=None, now=None):
         ]
 
 
-def fulfil_locked(order, *, actor=None, now=None):
+def fulfil_locked(order, *, actor=None, now=None, save_fields=()):
     """``fulfil`` for a caller that holds the order's lock (``lock_order``) in its
     transaction and has ``order`` as it read it then: the order is not locked or read again
-    (the webhook locks it once). ``order`` is updated in place."""
+    (the webhook locks it once). ``order`` is updated in place; ``save_fields``, fields the
+    caller changed, are saved with fulfilment's own (one update of the order)."""
     if order.fulfilled_at is None:
-        _fulfil_locked(order, actor, now or timezone.now())
+        _fulfil_locked(order, actor, now or timezone.now(), save_fields)
+    elif save_fields:
+        order.save(update_fields=[*save_fields, "updated_at"])
 
 
-def _fulfil_locked(order, actor, now):
+def _fulfil_locked(order, actor, now, save_fields=()):
     if order.status != OrderStatus.PAID:
         raise OrderNotPaid(_("This order is not paid."))
     if order.buyer_id is None:
@@ -170,6 +174,8 @@ def _fulfil_locked(order, actor, now):
         # A cohort grant makes the buyer one of its members (its sessions, its report).
         order.cohort.members.add(order.buyer_id)
     for engagement in order.offer.engagements.order_by("pk"):
+        # Just read in this transaction: enroll takes it as published, not reading it again.
+        engagement = read_as_live(engagement) or engagement
         in_cohort = order.cohort_id is not None and order.cohort.engagement_id == engagement.pk
         cohort = order.cohort if in_cohort else None
         try:
@@ -200,7 +206,10 @@ def _fulfil_locked(order, actor, now):
         )
     order.access_state = plan.state
     order.access_ends_at = plan.ends_at
-    order.save(update_fields=["fulfilled_at", "access_state", "access_ends_at", "updated_at"])
+    order.save(update_fields=[
+        *dict.fromkeys([*save_fields, "fulfilled_at", "access_state", "access_ends_at",
+                        "updated_at"]),
+    ])
     win_enquiries(order, now)
 
 

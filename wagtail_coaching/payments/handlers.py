@@ -162,7 +162,6 @@ def apply_checkout_session(session, ctx):
     order.paid_at = ctx.created
     if order.is_recurring:
         order.last_paid_at = order.last_paid_at or ctx.created
-    order.save(update_fields=[*changed, "status", "paid_at", "last_paid_at", "updated_at"])
     if not order.is_recurring:
         # A plan's payments are its invoices (``invoice_paid``); this one is the session's.
         record_payment(
@@ -171,9 +170,9 @@ def apply_checkout_session(session, ctx):
             currency=order.currency, paid_at=ctx.created,
             payment_intent=order.stripe_payment_intent_id,
         )
-    # The order is locked since order_for_session read it: fulfilled as it is, in place.
-    with transaction.atomic():
-        fulfil_locked(order, now=ctx.now)
+    # The order is locked since order_for_session read it: fulfilled as it is, in place,
+    # and saved once with its payment's fields.
+    fulfil_locked(order, now=ctx.now, save_fields=[*changed, "status", "paid_at", "last_paid_at"])
     replay_deferred(order, ctx.now)
     return "fulfilled"
 

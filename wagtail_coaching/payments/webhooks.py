@@ -10,6 +10,13 @@ A signed event can still be odd: an id that is a number, a ``created`` that is n
 character that no database column takes. Such an event can never be handled, so retrying
 is pointless: it is stored cleaned (``clean_event``), marked failed with the reason, and
 ``process_event`` raises ``UnprocessableEvent`` without changing any order.
+
+Where the event is handled is the site's choice (``STRIPE_WEBHOOK_HANDLING``): ``"inline"``
+handles it in the request (``process_event``); ``"background"`` records it and answers at
+once (``record_event``), and the ``handle_stripe_event`` job handles the stored event
+(``handle_recorded_event``) with the same handlers. The ``StripeEvent`` row is that job's
+outbox: ``resend_unhandled_events`` (run by the outbox sweeper) sends the job again for an
+event recorded but never attempted.
 """
 
 import hashlib
@@ -46,6 +53,10 @@ EVENT_ID_LENGTH = StripeEvent._meta.get_field("event_id").max_length
 TYPE_LENGTH = StripeEvent._meta.get_field("type").max_length
 OUTCOME_LENGTH = StripeEvent._meta.get_field("outcome").max_length
 ERROR_LENGTH = 2000
+
+INLINE = "inline"
+BACKGROUND = "background"
+HANDLING_CHOICES = (INLINE, BACKGROUND)
 
 
 class InvalidWebhook(Exception):
@@ -214,9 +225,16 @@ def process_event(event, now=None):
     """
     now = now or timezone.now()
     event, problem = clean_event(event)
+    return _handle(event, problem, now, lambda: _claim(_new_record(event, now)))
+
+
+def _handle(event, problem, now, claim):
+    """Handle the cleaned ``event`` once: ``claim()`` returns its locked, unprocessed row
+    (or None when it was processed already). One transaction for the handler's work and
+    the row's outcome."""
     try:
         with transaction.atomic():
-            record = _claim(_new_record(event, now))
+            record = claim()
             if record is None:
                 return "duplicate"
             if problem:
@@ -248,6 +266,98 @@ def process_event(event, now=None):
     except Exception as exc:
         _record_failure(event, now, exc)
         raise
+
+
+# -- Handling in the background -------------------------------------------------------------
+
+
+def handling():
+    """``STRIPE_WEBHOOK_HANDLING``: where events are handled (``INLINE`` or ``BACKGROUND``)."""
+    value = coaching_settings.STRIPE_WEBHOOK_HANDLING
+    return value if value in HANDLING_CHOICES else INLINE
+
+
+def record_event(event, now=None):
+    """Record one verified event for the ``handle_stripe_event`` job, sent once the row
+    commits. Returns "queued", or "duplicate" for an event handled already.
+
+    An event recorded but not handled yet (its job still queued, or failed for now) is sent
+    again: the job locks the row, so the event is handled once however often it is sent.
+    Raises ``UnprocessableEvent`` for an event that can never be handled, after noting it
+    as failed (no job is sent).
+    """
+    now = now or timezone.now()
+    event, problem = clean_event(event)
+    if problem:  # noted as failed and raised (or "duplicate" if handled before)
+        return _handle(event, problem, now, lambda: _claim(_new_record(event, now)))
+    record = _new_record(event, now)
+    with transaction.atomic():
+        seen = StripeEvent.objects.filter(event_id=record.event_id).values_list(
+            "processed_at", flat=True
+        )
+        if seen and seen[0] is not None:
+            return "duplicate"
+        if not seen:
+            StripeEvent.objects.bulk_create([record], ignore_conflicts=True)
+        _send_handling(record.event_id)
+    return "queued"
+
+
+def _send_handling(event_id):
+    from .. import tasks
+
+    tasks.enqueue(tasks.handle_stripe_event, event_id)
+
+
+def _claim_recorded(event_id):
+    record = StripeEvent.objects.select_for_update().filter(event_id=event_id).first()
+    return None if record is None or record.processed_at is not None else record
+
+
+def handle_recorded_event(event_id, now=None):
+    """Handle the stored event ``event_id`` (the ``handle_stripe_event`` job). Returns its
+    outcome: "duplicate" when it was handled already, None when no such event is stored.
+
+    An event that can never be handled is noted as failed and not raised (running again
+    would fail the same way); any other error is noted on the event and raised, so that
+    the job is retried.
+    """
+    now = now or timezone.now()
+    stored = StripeEvent.objects.filter(event_id=event_id).values_list(
+        "payload", "processed_at"
+    ).first()
+    if stored is None:
+        return None
+    payload, processed_at = stored
+    if processed_at is not None:
+        return "duplicate"
+    event, problem = clean_event(payload)
+    try:
+        return _handle(event, problem, now, lambda: _claim_recorded(event_id))
+    except UnprocessableEvent as exc:
+        logger.warning("Stripe event %.80r recorded as failed: %s", event_id, exc)
+        return "failed"
+
+
+def resend_unhandled_events(now=None, batch_size=None):
+    """Send the handling job again for events recorded in the background but never
+    attempted since (their message was lost). Returns how many.
+
+    Only events older than ``NOTIFICATION_RETRY_AFTER_SECONDS`` are taken (a younger one's
+    job may be on its way). An attempted event that failed is its job's to retry (and then
+    the failed job's, in the admin), not the sweeper's.
+    """
+    now = now or timezone.now()
+    limit = (batch_size or coaching_settings.BATCH_SIZE) * 10
+    cutoff = now - timezone.timedelta(seconds=coaching_settings.NOTIFICATION_RETRY_AFTER_SECONDS)
+    ids = list(
+        StripeEvent.objects.filter(
+            processed_at__isnull=True, attempts=0, outcome="", received_at__lte=cutoff
+        ).order_by("received_at", "pk").values_list("event_id", flat=True)[:limit]
+    )
+    for event_id in ids:
+        _send_handling(event_id)
+    return len(ids)
 
 
 def _record_failure(event, now, exc):

@@ -7,7 +7,8 @@ only declares actors. Periodic jobs are scheduled with ``dramatiq_crontab`` (run
 
 Two queues, so that a long job never holds up an email:
 
-- ``coaching`` (``QUEUE``): notifications and the outbox sweeper, each message quick;
+- ``coaching`` (``QUEUE``): notifications, the outbox sweeper and Stripe events handled in
+  the background, each message quick;
 - ``coaching_bulk`` (``BULK_QUEUE``): program sync, session invitations, automation rules,
   time-based unlocks and the payment sweep, which may touch thousands of rows.
 
@@ -36,7 +37,11 @@ QUEUES = (QUEUE, BULK_QUEUE)
 # (pending CalendarEntry rows) and ``refresh_calendar`` (a connection due for a read), which
 # ``sync_calendars`` sends again. Enqueueing them needs no PendingJob row, only a send
 # after commit that never fails the caller.
-OUTBOX_BACKED = frozenset({"send_notifications", "write_calendar_entries", "refresh_calendar"})
+OUTBOX_BACKED = frozenset({
+    "send_notifications", "write_calendar_entries", "refresh_calendar",
+    # Its outbox is the StripeEvent row (``resend_unhandled_events``).
+    "handle_stripe_event",
+})
 
 # Errors that no retry can cure: the code is wrong, not the weather. Such a job fails at
 # once (and shows in "Failed jobs") instead of retrying for hours.
@@ -114,6 +119,14 @@ def send_notifications(notification_ids):
 
     for notification_id in notification_ids:
         send_notification(notification_id)
+
+
+@fast_job
+def handle_stripe_event(event_id):
+    """A Stripe event recorded by the webhook (``STRIPE_WEBHOOK_HANDLING = "background"``)."""
+    from ..payments.webhooks import handle_recorded_event
+
+    handle_recorded_event(event_id)
 
 
 @bulk_job

@@ -120,7 +120,14 @@ def resend_pending_jobs(now=None, batch_size=None):
 
 
 def sweep_outbox(now=None, batch_size=None):
-    """Re-enqueue unsent notifications that are due for another try, and re-send the jobs
-    whose message never reached the broker. Returns how many of both."""
+    """Re-enqueue unsent notifications that are due for another try, re-send the jobs whose
+    message never reached the broker, and the handling of Stripe events recorded but never
+    attempted. Returns how many of all three."""
+    from ..payments.webhooks import resend_unhandled_events
+
     batch_size = batch_size or coaching_settings.BATCH_SIZE
-    return sweep_notifications(now, batch_size) + resend_pending_jobs(now, batch_size)
+    return (
+        sweep_notifications(now, batch_size)
+        + resend_pending_jobs(now, batch_size)
+        + resend_unhandled_events(now, batch_size)
+    )

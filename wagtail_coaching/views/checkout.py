@@ -36,7 +36,15 @@ from ..payments.errors import (
     UnprocessableEvent,
 )
 from ..payments.stripe_client import stripe_enabled
-from ..payments.webhooks import SIGNATURE_HEADER, InvalidWebhook, process_event, verify_event
+from ..payments.webhooks import (
+    BACKGROUND,
+    SIGNATURE_HEADER,
+    InvalidWebhook,
+    handling,
+    process_event,
+    record_event,
+    verify_event,
+)
 from ..permissions import has_offer_access
 from ..utils.urls import signup_url, with_next
 
@@ -170,6 +178,9 @@ class StripeWebhookView(View):
     can never be handled (recorded as failed, nothing else changed): Stripe retries any other
     answer for days. 500 when handling failed in a way a later delivery may not (nothing
     kept; Stripe delivers again). 200 otherwise, unknown types included.
+
+    With ``STRIPE_WEBHOOK_HANDLING = "background"`` the event is only recorded here and the
+    answer's outcome is "queued" (or "duplicate"); the ``handle_stripe_event`` job handles it.
     """
 
     http_method_names = ["post"]
@@ -180,7 +191,10 @@ class StripeWebhookView(View):
         except InvalidWebhook as exc:
             return JsonResponse({"error": str(exc)}, status=400)
         try:
-            outcome = process_event(event)
+            if handling() == BACKGROUND:
+                outcome = record_event(event)  # handled by the handle_stripe_event job
+            else:
+                outcome = process_event(event)
         except UnprocessableEvent as exc:
             logger.warning("Stripe event %.80r recorded as failed: %s", event.get("id"), exc)
             return JsonResponse({"received": True, "outcome": "failed", "error": str(exc)})
