@@ -198,3 +198,18 @@ def test_the_setting_is_checked(settings):
     assert "wagtail_coaching.E103" in {m.id for m in checks.run_checks()}
     # An unknown value never leaves events unhandled: the request handles them.
     assert webhooks.handling() == webhooks.INLINE
+
+
+def test_the_event_log_shows_a_queued_event_until_the_job_handles_it(paid, admin_user):
+    from django.urls import reverse
+
+    order, completed = paid
+    deliver(completed)
+    admin = Client()
+    admin.force_login(admin_user)
+    url = reverse("wagtail_coaching_stripeevent_modeladmin_index")
+    page = admin.get(url).content.decode()
+    assert completed["id"] in page and "Queued" in page
+    drain()
+    page = admin.get(url).content.decode()
+    assert "fulfilled" in page and "Queued" not in page

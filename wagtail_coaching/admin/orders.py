@@ -360,13 +360,20 @@ class StripeEventAdmin(MatrixModelAdmin):
     menu_icon = "list-ul"
     permission_helper_class = StripeEventPermissionHelper
     inspect_view_enabled = True
-    list_display = ("received_at", "type", "event_id", "outcome", "attempts", "processed_at")
+    list_display = ("received_at", "type", "event_id", "outcome_shown", "attempts", "processed_at")
     list_filter = ("outcome", "type")
     search_fields = ("event_id", "object_id", "related_id")
     inspect_view_fields = (
         "event_id", "type", "object_id", "related_id", "livemode", "created", "received_at",
         "processed_at", "outcome", "attempts", "error", "payload",
     )
+
+    @display(description=gettext_lazy("outcome"), ordering="outcome")
+    def outcome_shown(self, event):
+        # Recorded for the background job and not attempted yet.
+        if not event.outcome and event.processed_at is None:
+            return _("Queued")
+        return event.outcome
 
 
 class SalesAdminGroup(GuardedModelAdminGroup):
