@@ -210,6 +210,14 @@ def test_the_event_log_shows_a_queued_event_until_the_job_handles_it(paid, admin
     url = reverse("wagtail_coaching_stripeevent_modeladmin_index")
     page = admin.get(url).content.decode()
     assert completed["id"] in page and "Queued" in page
+    # The outcome filter names them too, and finds them.
+    StripeEvent.objects.create(event_id="evt_other", type="invoice.paid", outcome="ignored",
+                               processed_at=timezone.now())
+    queued = admin.get(url, {"outcome": "queued"})
+    assert [e.event_id for e in queued.context["object_list"]] == [completed["id"]]
+    assert [e.event_id for e in admin.get(url, {"outcome": "ignored"}).context["object_list"]] \
+        == ["evt_other"]
+    assert ">Queued<" in admin.get(url).content.decode().replace("\n", "").replace(" ", "")
     drain()
     page = admin.get(url).content.decode()
     assert "fulfilled" in page and "Queued" not in page

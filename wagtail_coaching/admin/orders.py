@@ -8,7 +8,7 @@ importing this module registers nothing.
 """
 
 from django.contrib import messages
-from django.contrib.admin import display
+from django.contrib.admin import SimpleListFilter, display
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 from django.shortcuts import redirect
@@ -353,6 +353,25 @@ class StripeEventPermissionHelper(MatrixPermissionHelper):
     change_action = None
 
 
+class StripeEventOutcomeFilter(SimpleListFilter):
+    """Events by outcome; those waiting for the background job (no outcome yet) are
+    "Queued"."""
+
+    title = gettext_lazy("outcome")
+    parameter_name = "outcome"
+    QUEUED = "queued"  # never an outcome of its own: handlers name what they did
+
+    def lookups(self, request, model_admin):
+        outcomes = StripeEvent.objects.order_by("outcome").values_list("outcome", flat=True)
+        return [(o or self.QUEUED, o or _("Queued")) for o in outcomes.distinct()]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(outcome="" if value == self.QUEUED else value)
+
+
 class StripeEventAdmin(MatrixModelAdmin):
     admin_views = ("index", "inspect")
     model = StripeEvent
@@ -361,7 +380,7 @@ class StripeEventAdmin(MatrixModelAdmin):
     permission_helper_class = StripeEventPermissionHelper
     inspect_view_enabled = True
     list_display = ("received_at", "type", "event_id", "outcome_shown", "attempts", "processed_at")
-    list_filter = ("outcome", "type")
+    list_filter = (StripeEventOutcomeFilter, "type")
     search_fields = ("event_id", "object_id", "related_id")
     inspect_view_fields = (
         "event_id", "type", "object_id", "related_id", "livemode", "created", "received_at",
