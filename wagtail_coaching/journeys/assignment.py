@@ -31,33 +31,25 @@ MAIN_ROLE = "coach"
 
 
 def current_loads(coach_ids, team_id=None):
-    """Open clients per coach right now: across all engagements, or within one team."""
-    current = CoachAssignment.objects.filter(
-        coach_id__in=coach_ids, ended_at__isnull=True, enrollment__status__in=OPEN_STATUSES
-    )
+    """Open clients per coach right now, across all engagements and (with ``team_id``) within
+    that team's engagements: two dicts, read in one query."""
+    counts = {"n": Count("id")}
     if team_id is not None:
-        current = current.filter(enrollment__engagement__team_id=team_id)
-    counts = current.values("coach_id").annotate(n=Count("id")).values_list("coach_id", "n")
-    return dict(counts)
-
-
-def _loads_overall_and_in_team(coach_ids, team_id):
-    """``current_loads`` across all engagements and within one team, in one query."""
+        counts["in_team"] = Count("id", filter=Q(enrollment__engagement__team_id=team_id))
     rows = (
         CoachAssignment.objects.filter(
             coach_id__in=coach_ids, ended_at__isnull=True,
             enrollment__status__in=OPEN_STATUSES,
         )
         .values("coach_id")
-        .annotate(
-            n=Count("id"),
-            in_team=Count("id", filter=Q(enrollment__engagement__team_id=team_id)),
-        )
-        .values_list("coach_id", "n", "in_team")
+        .annotate(**counts)
+        .values_list("coach_id", *counts)
     )
     loads, team_loads = {}, {}
-    for coach_id, n, in_team in rows:
-        loads[coach_id], team_loads[coach_id] = n, in_team
+    for coach_id, n, *in_team in rows:
+        loads[coach_id] = n
+        if in_team:
+            team_loads[coach_id] = in_team[0]
     return loads, team_loads
 
 
@@ -81,7 +73,7 @@ def available_coaches(engagement, role=MAIN_ROLE, lock=False):
         profiles = profiles.select_for_update()
     max_clients = dict(profiles.values_list("user_id", "max_clients"))
     team_capacity = {user_id: cap for user_id, cap in memberships}
-    loads, team_loads = _loads_overall_and_in_team(ids, engagement.team_id)
+    loads, team_loads = current_loads(ids, engagement.team_id)
     return [
         user_id for user_id in ids
         if loads.get(user_id, 0) < max_clients.get(user_id, 0)
@@ -93,7 +85,7 @@ def _pick(policy, candidates, cursor):
     """The coach ``policy`` picks among ``candidates``; round-robin moves ``cursor`` (the
     locked row of ``_lock_cursor``) on to them."""
     if policy == AssignmentMethod.LEAST_LOADED:
-        loads = current_loads(candidates)
+        loads, _in_team = current_loads(candidates)
         return min(candidates, key=lambda c: (loads.get(c, 0), c))
     after = [c for c in candidates if cursor.last_coach_id is not None and c > cursor.last_coach_id]
     chosen = after[0] if after else candidates[0]
